@@ -1,0 +1,1 @@
+# CUDA kernels (owned by cuda/).  Built only when nvcc is found.

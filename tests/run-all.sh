@@ -1,0 +1,16 @@
+#!/bin/bash
+# Every test suite 'make check' runs, then the grand total.
+set -u
+cd "$(dirname "$0")/.."
+export TAP_TOTALS
+TAP_TOTALS=$(mktemp)
+trap 'rm -f "$TAP_TOTALS"' EXIT
+rc=0
+for target in check-unit check-asan check-kselftest check-gpu; do
+	if grep -q "^$target:" tests/build.mk kmod/build.mk cuda/build.mk runtime/build.mk tools/build.mk 2>/dev/null; then
+		echo "== $target"
+		make --no-print-directory "$target" || rc=1
+	fi
+done
+awk '{p+=$1; f+=$2; s+=$3} END {printf "TOTAL: %d passed, %d failed, %d skipped\n", p, f, s}' "$TAP_TOTALS"
+exit $rc
