@@ -44,6 +44,7 @@ include tools/build.mk
 include cuda/build.mk
 include kmod/build.mk
 include tests/build.mk
+-include sim/build.mk
 
 run: deps
 	$(MAKE) all
