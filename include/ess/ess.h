@@ -37,11 +37,20 @@ extern "C" {
 /* Largest layer count a context accepts (per-layer counters are sized so). */
 #define ESS_MAX_LAYERS 256
 
+/* Longest sequence (tokens per request per layer) a context accepts. */
+#define ESS_MAX_TOKENS (1u << 26)
+
 /* DeepSeek-V3.2-Exp geometry, the defaults of ess_config_default(). */
 #define ESS_DEFAULT_LAYERS      61
 #define ESS_DEFAULT_ENTRY_BYTES 656
 #define ESS_DEFAULT_TOPK        2048
 #define ESS_DEFAULT_SLOTS       6144
+/* Other defaults of ess_config_default(). */
+#define ESS_DEFAULT_MAX_REQUESTS  32
+#define ESS_DEFAULT_MAX_TOKENS    131072	/* 128K context */
+#define ESS_DEFAULT_POOL_BYTES    (1ULL << 30)
+#define ESS_DEFAULT_EXTENT_TOKENS 256
+#define ESS_DEFAULT_HEAT_SHIFT    16	/* 64 KiB heat blocks */
 
 enum ess_backend_kind {
 	ESS_BACKEND_CPU = 0,	/* hot buffer in host memory, copies by memcpy */
@@ -57,6 +66,10 @@ enum ess_pool_kind {
 /* ess_config.flags */
 #define ESS_CFG_DATA_CHECK  (1u << 0) /* compare every resolved slot with host */
 #define ESS_CFG_NO_HEAT     (1u << 1) /* do not report heat to /dev/ess */
+#define ESS_CFG_POOL_LOCKED (1u << 2) /* fail if the fallback pool cannot be
+				       * locked (default: go on unlocked and
+				       * say so in ess_stats.pool_unlocked) */
+#define ESS_CFG_FLAGS (ESS_CFG_DATA_CHECK | ESS_CFG_NO_HEAT | ESS_CFG_POOL_LOCKED)
 
 struct ess_config {
 	uint32_t size;		/* sizeof(struct ess_config) */
@@ -68,15 +81,20 @@ struct ess_config {
 	/* hot buffer */
 	uint32_t slots;		/* slots per request per layer, >= topk */
 	uint32_t max_requests;	/* requests resident at once */
+	uint32_t max_tokens;	/* tokens per request per layer at most */
 	const char *policy;	/* replacement policy by name, NULL = "lru" */
 	/* host pool */
 	uint64_t pool_bytes;	/* host pool size in bytes */
 	uint32_t extent_tokens;	/* tokens per host extent (power of two) */
+	uint32_t heat_shift;	/* log2 heat block bytes for /dev/ess, 12..21 */
 	int32_t numa_node;	/* -1: the GPU's node (CUDA) or the caller's */
 	uint32_t pool;		/* enum ess_pool_kind */
 	const char *region_name; /* module pool: attach this named region if it
-				  * exists, else create it (warm restart);
-				  * NULL = anonymous region */
+				  * exists, else create it (warm restart: the
+				  * requests and rows it holds survive the
+				  * process); NULL = anonymous region.  Needs
+				  * the module (-ENODEV under AUTO without it)
+				  * and the same geometry on attach. */
 	/* backend */
 	uint32_t backend;	/* enum ess_backend_kind */
 	int32_t device;		/* CUDA device ordinal */
@@ -91,7 +109,15 @@ typedef struct ess_ctx ess_ctx;
  * a message is copied there (errmsg_len bytes at most, NUL-terminated). */
 int ess_create(const struct ess_config *cfg, ess_ctx **out,
 	       char *errmsg, size_t errmsg_len);
+/* Flush pending heat reports, free everything; a named region stays. */
 void ess_destroy(ess_ctx *ctx);
+
+/* Remove a named /dev/ess region (ESS_IOC_DESTROY): its memory goes when
+ * its last user does.  -ENODEV without the module, -ENOENT unknown name. */
+int ess_region_destroy(const char *name);
+
+/* Which host pool the context got: "module", "hugetlb" or "thp". */
+const char *ess_pool_provider(const ess_ctx *ctx);
 
 const char *ess_errmsg(const ess_ctx *ctx);
 const char *ess_strerror(int err);
@@ -117,7 +143,9 @@ int ess_request_tokens(const ess_ctx *ctx, uint32_t req, uint32_t layer,
 /*
  * Prefill ingest: copy ntokens rows (host memory, ntokens * entry_bytes)
  * into the host pool at tokens first_token .. first_token+ntokens-1 of the
- * layer.  first_token must not leave a gap: first_token <= tokens held.
+ * layer.  Rows arrive in order: first_token must equal the tokens held
+ * (chunked prefill calls it repeatedly), so a held row, which the hot
+ * buffer may cache, is never rewritten behind its back.
  */
 int ess_ingest(ess_ctx *ctx, uint32_t req, uint32_t layer,
 	       uint32_t first_token, uint32_t ntokens, const void *rows);
@@ -190,6 +218,8 @@ struct ess_stats {
 	uint64_t pool_bytes;	/* host pool size (a level, not a counter) */
 	uint64_t pool_used_bytes; /* level: extents in use */
 	uint64_t heat_reports;	/* heat block accesses reported to /dev/ess */
+	uint64_t heat_report_errors; /* batches the module refused (dropped) */
+	uint64_t pool_unlocked;	/* level: 1 if the pool could not be locked */
 	uint64_t layer_misses[ESS_MAX_LAYERS];
 };
 int ess_stats_get(const ess_ctx *ctx, struct ess_stats *st);
