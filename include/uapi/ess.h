@@ -44,7 +44,14 @@
 /* ess_create.flags */
 #define ESS_CREATE_NAMED	(1U << 0) /* persistent, attachable by name */
 #define ESS_CREATE_NODE		(1U << 1) /* place on .node (else caller's) */
-#define ESS_CREATE_FLAGS	(ESS_CREATE_NAMED | ESS_CREATE_NODE)
+/*
+ * Heat of this region is aggregated only by ESS_IOC_HEAT_TICK, never by the
+ * periodic worker: for tests and tools that need exact, timing-independent
+ * heat arithmetic.
+ */
+#define ESS_CREATE_HEAT_MANUAL	(1U << 2)
+#define ESS_CREATE_FLAGS	(ESS_CREATE_NAMED | ESS_CREATE_NODE | \
+				 ESS_CREATE_HEAT_MANUAL)
 
 struct ess_create {
 	__u32 size;		/* in: sizeof(struct ess_create) */
