@@ -56,15 +56,7 @@ const struct ess_config *ess_get_config(const ess_ctx *ctx)
 	return ctx ? &ctx->cfg : NULL;
 }
 
-const char *const *ess_policy_names(void)
-{
-	static const char *names[ESS_POLICY_COUNT + 1];
-
-	for (uint32_t i = 0; i < ESS_POLICY_COUNT; i++)
-		names[i] = ess_policy_name(i);
-	names[ESS_POLICY_COUNT] = NULL;
-	return names;
-}
+/* ess_policy_names() lives with the policies, in runtime/policy.c. */
 
 const char *ess_pool_provider(const ess_ctx *ctx)
 {
