@@ -22,3 +22,4 @@ check-asan:
 	$(MAKE) SAN=1 BUILD=build/asan unit-tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/tap-run.sh asan $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/unit/%)
+include tests/kselftest/build.mk

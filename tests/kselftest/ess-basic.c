@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Region basics: create, query, mmap, write, read; what sysfs shows for a
+ * region; that an anonymous region lives exactly as long as its last file
+ * or mapping.
+ */
+#include "ess_test.h"
+
+#define SZ (4 * MiB)
+
+int main(void)
+{
+	long long nr0, pinned0;
+	struct ess_create c;
+	struct ess_info info;
+	char buf[128], path[256];
+	uint8_t *p, *q, *h;
+	int fd, fd2;
+	long r;
+
+	tap_plan(39);
+	nr0 = ess_knob("nr_regions");
+	pinned0 = ess_knob("pinned_bytes");
+	tap_diag("start: nr_regions %lld pinned_bytes %lld", nr0, pinned0);
+
+	fd = ess_open();
+	if (!tap_ok(fd >= 0, "open %s", ESS_DEVICE_PATH)) {
+		tap_diag("open: %s", strerror(errno));
+		return tap_done();
+	}
+	r = ess_create(fd, SZ, 0, 0, 16, NULL, &c);
+	tap_ok(r == 0, "create an anonymous 4 MiB region (%ld)", r);
+	tap_ok(r == 0 && c.node_out >= 0 && c.reserved0 == 0, "node_out %d is a node, reserved0 untouched", c.node_out);
+
+	r = ess_info(fd, &info);
+	tap_ok(r == 0, "ESS_IOC_INFO on the bound file (%ld)", r);
+	tap_ok(info.id == c.id && info.bytes == SZ && info.nr_blocks == 2,
+	       "info: id %llu bytes %llu nr_blocks %u",
+	       (unsigned long long)info.id, (unsigned long long)info.bytes, info.nr_blocks);
+	tap_ok(info.heat_shift == 16 && info.nr_heat_blocks == SZ >> 16,
+	       "info: heat_shift %u nr_heat_blocks %u", info.heat_shift, info.nr_heat_blocks);
+	tap_ok(info.node == c.node_out && info.owner_uid == 0 && info.users == 1 &&
+	       info.mappings == 0 && info.flags == 0 && info.name[0] == 0 && info.reserved0 == 0,
+	       "info: node %d owner %u users %u mappings %u flags %#x, no name",
+	       info.node, info.owner_uid, info.users, info.mappings, info.flags);
+
+	tap_ok(ess_region_exists(c.id), "sysfs regions/%llu exists", (unsigned long long)c.id);
+	tap_ok(ess_region_ll(c.id, "bytes") == SZ && ess_region_ll(c.id, "pinned_bytes") == SZ,
+	       "sysfs bytes and pinned_bytes are 4 MiB");
+	tap_ok(ess_region_ll(c.id, "node") == c.node_out && ess_region_ll(c.id, "owner") == 0,
+	       "sysfs node %lld and owner %lld", ess_region_ll(c.id, "node"),
+	       ess_region_ll(c.id, "owner"));
+	tap_ok(ess_region_ll(c.id, "users") == 1 && ess_region_ll(c.id, "mappings") == 0,
+	       "sysfs users 1, mappings 0");
+	tap_ok(ess_region_ll(c.id, "heat_block_size") == 65536, "sysfs heat_block_size 65536");
+	snprintf(path, sizeof(path), SYSFS_ESS "/regions/%llu/name", (unsigned long long)c.id);
+	tap_ok(read_file(path, buf, sizeof(buf)) == 0 && !strcmp(buf, "\n"),
+	       "sysfs name of an anonymous region is an empty line");
+	tap_ok(ess_knob("nr_regions") == nr0 + 1 && ess_knob("pinned_bytes") == pinned0 + (long long)SZ,
+	       "nr_regions and pinned_bytes count the region");
+
+	p = mmap(NULL, SZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!tap_ok(p != MAP_FAILED, "mmap the whole region")) {
+		tap_diag("mmap: %s", strerror(errno));
+		return tap_done();
+	}
+	tap_ok(is_zero(p, SZ), "a new region reads as zeroes");
+	ess_info(fd, &info);
+	tap_ok(info.mappings == 1 && ess_region_ll(c.id, "mappings") == 1,
+	       "one mapping counted (info %u)", info.mappings);
+	fill_pattern(p, SZ, 1);
+	tap_ok(check_pattern(p, SZ, 1) < 0, "write and read back 4 MiB across both blocks");
+
+	q = mmap(NULL, SZ, PROT_READ, MAP_SHARED, fd, 0);
+	tap_ok(q != MAP_FAILED && check_pattern(q, SZ, 1) < 0,
+	       "a second mapping of the file sees the same memory");
+	h = mmap(NULL, 2 * MiB, PROT_READ, MAP_SHARED, fd, 2 * MiB);
+	tap_ok(h != MAP_FAILED && h != NULL && !memcmp(h, p + 2 * MiB, 2 * MiB),
+	       "mapping at offset 2 MiB shows the second block");
+	ess_info(fd, &info);
+	tap_ok(info.mappings == 3, "three mappings counted (%u)", info.mappings);
+	if (q != MAP_FAILED)
+		munmap(q, SZ);
+	if (h != MAP_FAILED)
+		munmap(h, 2 * MiB);
+
+	q = mmap(NULL, 2 * MiB, PROT_READ, MAP_SHARED, fd, SZ);
+	tap_ok(q == MAP_FAILED, "mmap at offset == size fails (%s)", strerror(errno));
+	if (q != MAP_FAILED)
+		munmap(q, 2 * MiB);
+	q = mmap(NULL, SZ + 2 * MiB, PROT_READ, MAP_SHARED, fd, 0);
+	tap_ok(q == MAP_FAILED, "mmap longer than the region fails (%s)", strerror(errno));
+	if (q != MAP_FAILED)
+		munmap(q, SZ + 2 * MiB);
+
+	munmap(p, SZ);
+	p = mmap(NULL, SZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	tap_ok(p != MAP_FAILED && check_pattern(p, SZ, 1) < 0,
+	       "contents survive munmap while the file is open");
+	if (p == MAP_FAILED)
+		return tap_done();
+
+	/* The mapping alone keeps an anonymous region alive. */
+	close(fd);
+	tap_ok(ess_region_exists(c.id) && ess_knob("nr_regions") == nr0 + 1,
+	       "region stays while only a mapping holds it");
+	tap_ok(ess_region_ll(c.id, "users") == 0 && ess_region_ll(c.id, "mappings") == 1,
+	       "sysfs users 0, mappings 1 after close");
+	tap_ok(check_pattern(p, SZ, 1) < 0, "contents intact through the mapping after close");
+	munmap(p, SZ);
+	tap_ok(ess_wait_nr_regions(nr0) == nr0, "nr_regions back after the last mapping goes");
+	tap_ok(!ess_region_exists(c.id), "region directory removed");
+	tap_ok(ess_knob("pinned_bytes") == pinned0, "pinned_bytes back to %lld", pinned0);
+
+	/* An unbound file has nothing to map. */
+	fd = ess_open();
+	p = mmap(NULL, 2 * MiB, PROT_READ, MAP_SHARED, fd, 0);
+	tap_ok(p == MAP_FAILED, "mmap of an unbound file fails (%s)", strerror(errno));
+	if (p != MAP_FAILED)
+		munmap(p, 2 * MiB);
+
+	/* Heat block bounds and a larger region written block by block. */
+	r = ess_create(fd, 64 * MiB, 0, 0, 12, NULL, &c);
+	tap_ok(r == 0, "create 64 MiB with 4 KiB heat blocks (%ld)", r);
+	ess_info(fd, &info);
+	tap_ok(info.nr_heat_blocks == (64 * MiB) >> 12 && info.nr_blocks == 32,
+	       "64 MiB: %u heat blocks, %u blocks", info.nr_heat_blocks, info.nr_blocks);
+	p = mmap(NULL, 64 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	tap_ok(p != MAP_FAILED, "mmap 64 MiB");
+	if (p != MAP_FAILED) {
+		tap_ok(is_zero(p, 64 * MiB), "64 MiB region reads as zeroes");
+		fill_pattern(p, 64 * MiB, 7);
+		munmap(p, 64 * MiB);
+		p = mmap(NULL, 64 * MiB, PROT_READ, MAP_SHARED, fd, 0);
+		tap_ok(p != MAP_FAILED && check_pattern(p, 64 * MiB, 7) < 0,
+		       "64 MiB pattern reads back through a new mapping");
+		if (p != MAP_FAILED)
+			munmap(p, 64 * MiB);
+	} else {
+		tap_ok(0, "64 MiB region reads as zeroes");
+		tap_ok(0, "64 MiB pattern reads back through a new mapping");
+	}
+	fd2 = ess_open();
+	r = ess_create(fd2, 2 * MiB, 0, 0, 21, NULL, &c);
+	ess_info(fd2, &info);
+	tap_ok(r == 0 && info.nr_heat_blocks == 1 && ess_region_ll(c.id, "heat_block_size") == 2 * (long long)MiB,
+	       "heat_shift 21: one 2 MiB heat block (%ld, %u)", r, info.nr_heat_blocks);
+	close(fd2);
+	close(fd);
+	tap_ok(ess_wait_nr_regions(nr0) == nr0 && ess_knob("pinned_bytes") == pinned0,
+	       "closing the files frees both regions");
+	tap_ok(ess_region_dirs() == nr0, "no region directories left (%d)", ess_region_dirs());
+	return tap_done();
+}
