@@ -136,12 +136,6 @@ static int grow(ess_ctx *ctx, const char *fn, uint32_t req, uint32_t layer,
 	return 0;
 }
 
-static void pool_level(ess_ctx *ctx)
-{
-	ctx->st.pool_used_bytes = (uint64_t)ctx->pool.nused *
-				  ctx->pool.hdr->extent_bytes;
-}
-
 int ess_ingest(ess_ctx *ctx, uint32_t req, uint32_t layer,
 	       uint32_t first_token, uint32_t ntokens, const void *rows)
 {
@@ -187,7 +181,6 @@ int ess_ingest(ess_ctx *ctx, uint32_t req, uint32_t layer,
 	}
 	*held = first_token + ntokens;
 	ctx->st.ingested += ntokens;
-	pool_level(ctx);
 	if (ctx->be.ops->map_changed)
 		return ctx->be.ops->map_changed(&ctx->be, req, layer);
 	return 0;
@@ -260,7 +253,6 @@ int ess_append(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 	}
 	for (i = 0; i < nreq; i++)
 		(*ess_pool_ntokens(&ctx->pool, reqs[i], layer))++;
-	pool_level(ctx);
 	return 0;
 
 undo_this:

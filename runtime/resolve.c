@@ -127,6 +127,9 @@ int ess_stats_get(const ess_ctx *cctx, struct ess_stats *st)
 		if (ret)
 			return ret;
 	}
+	/* Levels are taken now; counters are what the calls added. */
+	ctx->st.pool_used_bytes = (uint64_t)ctx->pool.nused *
+				  ctx->pool.hdr->extent_bytes;
 	*st = ctx->st;
 	return 0;
 }
