@@ -1,0 +1,30 @@
+# Decode simulator (owned by sim/): libess-sim.a holds the model, the
+# profile parser and the command line; tools/ess-sim.c is a thin main().
+# tools/build.mk links every tool with $^, so an extra prerequisite is
+# enough to put the library on ess-sim's link line.  The sim-* unit tests
+# get the same prerequisite.
+SIM_SRCS := $(wildcard sim/*.c)
+SIM_OBJS := $(SIM_SRCS:%.c=$(BUILD)/%.o)
+SIM_UNIT := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/sim-*.c))
+.PHONY: sim
+all: sim
+sim: $(BUILD)/bin/ess-sim
+
+$(BUILD)/libess-sim.a: $(SIM_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/ess-sim $(SIM_UNIT): $(BUILD)/libess-sim.a
+
+# sim/defaults.c is sim/profiles/paper-h200.profile as a C string (the
+# built-in profile); regenerate it after editing the profile.  The
+# sim-profile unit test fails while the two differ.
+.PHONY: sim-defaults
+sim-defaults:
+	{ echo '// SPDX-License-Identifier: MIT'; \
+	  echo '/* Built-in profile: generated from sim/profiles/paper-h200.profile by make sim-defaults. */'; \
+	  echo '#include "profile.h"'; echo; \
+	  echo 'const char sim_default_profile[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' sim/profiles/paper-h200.profile; \
+	  printf '\t;\n'; } > sim/defaults.c

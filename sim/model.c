@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Decode-step model.  Each operator is a roofline: the larger of its HBM
+ * traffic at the achieved bandwidth and its FLOPs at the achieved tensor
+ * rate.  Decode operators at these batch sizes sit near the ridge, so the
+ * roofline is the simplest model that moves the right way with batch and
+ * context; the constants that make it match a GPU are in the hardware
+ * profile and are calibrated (sim/calibration/).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+
+static double roofline(const struct sim_params *p, double bytes, double flops,
+		       double rate)
+{
+	double tm = bytes / (p->hw.hbm_bw * p->hw.hbm_eff);
+	double tc = flops / rate;
+
+	return tm > tc ? tm : tc;
+}
+
+/* Parameters of the layer parts, in weights (not bytes). */
+struct shapes {
+	double q_a, kv_a, idx;		/* before the indexer */
+	double q_b, uk;			/* after it, before attention */
+	double uv, o;			/* after attention */
+	double expert, router, dense_ffn;
+};
+
+static void shapes(const struct sim_params *p, struct shapes *s)
+{
+	const struct sim_model *m = &p->model;
+
+	s->q_a = m->hidden * m->q_lora_rank;
+	s->kv_a = m->hidden * (m->kv_lora_rank + m->rope_dim);
+	s->idx = m->q_lora_rank * m->index_heads * m->index_dim +
+		 m->hidden * m->index_dim + m->hidden * m->index_heads;
+	s->q_b = m->q_lora_rank * m->heads * (m->nope_dim + m->rope_dim);
+	s->uk = m->kv_lora_rank * m->heads * m->nope_dim;
+	s->uv = m->kv_lora_rank * m->heads * m->v_dim;
+	s->o = m->heads * m->v_dim * m->hidden;
+	s->expert = 3 * m->hidden * m->moe_intermediate;
+	s->router = m->hidden * m->routed_experts;
+	s->dense_ffn = 3 * m->hidden * m->dense_intermediate;
+}
+
+static double local_experts(const struct sim_params *p)
+{
+	return ceil(p->model.routed_experts / p->deploy.ep) + p->deploy.redundant_experts;
+}
+
+double sim_weights_per_gpu(const struct sim_params *p)
+{
+	const struct sim_model *m = &p->model;
+	struct shapes s;
+	double attn, moe_layers, w;
+
+	if (p->deploy.weights_per_gpu > 0)
+		return p->deploy.weights_per_gpu;
+	shapes(p, &s);
+	attn = s.q_a + s.kv_a + s.idx + s.q_b + s.uk + s.uv + s.o;
+	moe_layers = m->layers - m->dense_layers;
+	/* replicated under data-parallel attention */
+	w = (m->layers * attn + m->dense_layers * s.dense_ffn +
+	     moe_layers * (m->shared_experts * s.expert + s.router)) * m->weight_bytes;
+	w += 2 * m->vocab * m->hidden * m->embed_bytes;
+	/* routed experts, split over the EP group */
+	w += moe_layers * local_experts(p) * s.expert * m->weight_bytes;
+	if (p->deploy.mtp_depth > 0)	/* one MTP layer, reused per draft */
+		w += (attn + m->shared_experts * s.expert + s.router +
+		      2 * m->hidden * m->hidden +
+		      local_experts(p) * s.expert) * m->weight_bytes;
+	return w;
+}
+
+double sim_cache_layers(const struct sim_params *p)
+{
+	return p->model.layers + (p->deploy.mtp_depth > 0 ? 1 : 0);
+}
+
+double sim_request_tokens(const struct sim_params *p)
+{
+	double t = p->work.context + p->work.output, g = p->model.page_tokens;
+
+	return ceil(t / g) * g;
+}
+
+double sim_hbm_per_request(const struct sim_params *p, enum sim_side side)
+{
+	double t = sim_request_tokens(p), l = sim_cache_layers(p);
+	double slots;
+
+	if (side == SIM_BASELINE)
+		return t * l * (p->model.latent_entry + p->model.index_entry);
+	slots = p->ess.slots < t ? p->ess.slots : t;
+	return t * l * p->model.index_entry +
+	       slots * l * (p->model.latent_entry + p->ess.slot_meta);
+}
+
+double sim_host_per_request(const struct sim_params *p, enum sim_side side)
+{
+	if (side == SIM_BASELINE)
+		return 0;
+	return sim_request_tokens(p) * sim_cache_layers(p) * p->model.latent_entry;
+}
+
+double sim_hbm_for_cache(const struct sim_params *p)
+{
+	return p->hw.hbm_bytes * p->hw.hbm_usable - sim_weights_per_gpu(p) -
+	       p->deploy.hbm_reserve;
+}
+
+long sim_mem_batch(const struct sim_params *p, enum sim_side side,
+		   enum sim_limit *limit)
+{
+	double hbm = sim_hbm_for_cache(p);
+	double b = hbm > 0 ? floor(hbm / sim_hbm_per_request(p, side)) : 0;
+
+	if (limit)
+		*limit = SIM_LIMIT_HBM;
+	if (side == SIM_ESS) {
+		double host = p->hw.host_dram_bytes * p->hw.host_dram_usable /
+			      p->hw.gpus_per_node;
+		double hb = floor(host / sim_host_per_request(p, side));
+
+		if (hb < b) {
+			b = hb;
+			if (limit)
+				*limit = SIM_LIMIT_HOST;
+		}
+	}
+	return b > 1e9 ? 1000000000L : (long)b;
+}
+
+double sim_fetch_time(const struct sim_params *p, double rows, int overlapped)
+{
+	double rate = overlapped ? p->hw.pcie_h2d_overlap : p->hw.pcie_h2d;
+
+	if (rows <= 0)
+		return 0;
+	return p->hw.fetch_latency + rows * p->model.latent_entry / rate;
+}
+
+/* Pre-attention pipeline of ESS: S chunks, compute stage a, fetch stage b. */
+static double pipeline_end(double S, double a, double b)
+{
+	return a + b + (S - 1) * (a > b ? a : b);
+}
+
+/*
+ * One layer at `batch` requests with nq query tokens each.  moe: 1 = MoE
+ * FFN, 0 = dense FFN.  Adds its parts to *st and returns its time.
+ */
+static double layer_time(const struct sim_params *p, enum sim_side side,
+			 double batch, double nq, int moe, struct sim_step *st)
+{
+	const struct sim_model *m = &p->model;
+	const struct sim_hw *hw = &p->hw;
+	double N = batch * nq, ctx = p->work.context + p->work.output / 2;
+	double fp8 = hw->fp8_rate * hw->gemm_eff, wb = m->weight_bytes;
+	double pre, post, after, idx, topk, attn, ffn, a2a = 0, t;
+	double hbm_bw = hw->hbm_bw * hw->hbm_eff;
+	struct shapes s;
+
+	shapes(p, &s);
+	pre = roofline(p, (s.q_a + s.kv_a + s.idx) * wb, 2 * N * (s.q_a + s.kv_a + s.idx), fp8);
+	post = roofline(p, (s.q_b + s.uk) * wb, 2 * N * (s.q_b + s.uk), fp8);
+	after = roofline(p, (s.uv + s.o) * wb, 2 * N * (s.uv + s.o), fp8);
+	idx = roofline(p, batch * ctx * m->index_entry,
+		       2 * N * ctx * m->index_heads * m->index_dim, fp8);
+	/* scores written once and read once by the selection, fp32 */
+	topk = N * ctx * 4 * 2 / hbm_bw;
+	attn = roofline(p, N * m->topk * m->latent_entry,
+			2 * N * m->heads * m->topk *
+			(2 * m->kv_lora_rank + m->rope_dim),
+			hw->bf16_rate * hw->attn_eff);
+	if (moe) {
+		double touched = local_experts(p) *
+			(1 - exp(-N * p->deploy.ep * m->active_experts / m->routed_experts));
+		double bytes = N * m->active_experts * m->hidden * 3; /* fp8 out, bf16 back */
+		double gpn = hw->gpus_per_node, ep = p->deploy.ep;
+		double f_inter = ep > gpn ? (ep - gpn) / ep : 0;
+		double f_intra = ((ep < gpn ? ep : gpn) - 1) / ep;
+		double ti = f_intra * bytes / hw->a2a_intra_bw;
+		double tx = f_inter * bytes / hw->a2a_inter_bw;
+
+		ffn = roofline(p, ((touched + m->shared_experts) * s.expert + s.router) * wb,
+			       2 * N * ((m->active_experts + m->shared_experts) * s.expert +
+					s.router), fp8);
+		if (ep > 1)
+			a2a = (2 * hw->a2a_latency + (ti > tx ? ti : tx)) *
+			      (1 - p->deploy.a2a_hidden);
+	} else {
+		ffn = roofline(p, s.dense_ffn * wb, 2 * N * s.dense_ffn, fp8);
+	}
+
+	t = pre + attn + after + ffn + a2a + hw->layer_overhead;
+	if (side == SIM_BASELINE) {
+		t += idx + topk + post;
+	} else {
+		double S = ctx >= p->ess.split_min_context ? p->ess.splits : 1;
+		double manage = p->ess.manage_time * S + p->ess.manage_per_req * batch;
+		double rows = batch * m->topk * p->ess.miss_rate;
+		double fetch = rows > 0 ? S * hw->fetch_latency +
+			       rows * m->latent_entry / hw->pcie_h2d_overlap : 0;
+		double a = (idx + topk + manage) / S, b = fetch / S;
+		double compute_end = S * a + post;
+		double fetch_end = rows > 0 ? pipeline_end(S, a, b) : 0;
+		double exposed = fetch_end > compute_end ? fetch_end - compute_end : 0;
+		double wb_t = batch * nq * m->latent_entry / hw->pcie_d2h;
+		double rest = pre + attn + after + ffn;
+		double wb_exposed = wb_t > rest ? wb_t - rest : 0;
+		double contention = hw->pcie_h2d_overlap > 0 ?
+			p->ess.fetch_sm_share * (fetch - exposed) : 0;
+
+		t += compute_end + exposed + contention + wb_exposed;
+		st->manage += manage;
+		st->fetch += fetch;
+		st->fetch_exposed += exposed;
+		st->contention += contention;
+		st->writeback += wb_exposed;
+		st->fetch_bytes += rows * m->latent_entry;
+	}
+	st->proj += pre + post + after;
+	st->indexer += idx;
+	st->topk += topk;
+	st->attn += attn;
+	st->ffn += ffn;
+	st->a2a += a2a;
+	st->overhead += hw->layer_overhead;
+	return t;
+}
+
+static void add_scaled(struct sim_step *st, const struct sim_step *one, double n)
+{
+	st->proj += n * one->proj;
+	st->indexer += n * one->indexer;
+	st->topk += n * one->topk;
+	st->attn += n * one->attn;
+	st->ffn += n * one->ffn;
+	st->a2a += n * one->a2a;
+	st->overhead += n * one->overhead;
+	st->manage += n * one->manage;
+	st->fetch += n * one->fetch;
+	st->fetch_exposed += n * one->fetch_exposed;
+	st->contention += n * one->contention;
+	st->writeback += n * one->writeback;
+	st->fetch_bytes += n * one->fetch_bytes;
+}
+
+void sim_step_time(const struct sim_params *p, enum sim_side side,
+		   long batch, struct sim_step *st)
+{
+	const struct sim_model *m = &p->model;
+	double nq = 1 + p->deploy.mtp_depth, B = (double)batch, t = 0;
+	double nd = m->dense_layers, nm = m->layers - m->dense_layers;
+	double rate = p->hw.bf16_rate * p->hw.gemm_eff;
+	double head_bytes = m->vocab * m->hidden * m->embed_bytes;
+	double a = 1;
+	struct sim_step one;
+
+	memset(st, 0, sizeof(*st));
+	if (batch <= 0)
+		return;
+	/* layers of one kind are identical: time one, multiply */
+	if (nd > 0) {
+		memset(&one, 0, sizeof(one));
+		t += nd * layer_time(p, side, B, nq, 0, &one);
+		add_scaled(st, &one, nd);
+	}
+	if (nm > 0) {
+		memset(&one, 0, sizeof(one));
+		t += nm * layer_time(p, side, B, nq, 1, &one);
+		add_scaled(st, &one, nm);
+	}
+	st->head = roofline(p, head_bytes, 2 * B * nq * m->vocab * m->hidden, rate);
+	t += st->head;
+	/* each draft: the MTP layer over one token per request, and the head */
+	if (p->deploy.mtp_depth > 0) {
+		memset(&one, 0, sizeof(one));
+		st->mtp = p->deploy.mtp_depth *
+			  (layer_time(p, side, B, 1, 1, &one) +
+			   roofline(p, head_bytes, 2 * B * m->vocab * m->hidden, rate));
+		st->fetch_bytes += p->deploy.mtp_depth * one.fetch_bytes;
+		t += st->mtp;
+	}
+	/* accepted tokens: 1 + a + a^2 + ... (draft i needs drafts < i) */
+	st->tokens = 1;
+	for (int i = 0; i < (int)p->deploy.mtp_depth; i++) {
+		a *= p->deploy.mtp_accept;
+		st->tokens += a;
+	}
+	st->total = t;
+}
+
+void sim_evaluate(const struct sim_params *p, enum sim_side side,
+		  struct sim_point *pt)
+{
+	enum sim_limit lim;
+	long b = sim_mem_batch(p, side, &lim);
+
+	memset(pt, 0, sizeof(*pt));
+	pt->mem_batch = b;
+	if (p->deploy.max_batch > 0 && b > (long)p->deploy.max_batch) {
+		b = (long)p->deploy.max_batch;
+		lim = SIM_LIMIT_CAP;
+	}
+	if (p->deploy.tpot_slo > 0 && b > 0) {
+		struct sim_step st;
+
+		sim_step_time(p, side, b, &st);
+		if (st.total / st.tokens > p->deploy.tpot_slo) {
+			/* step time grows with batch: largest b meeting the SLO */
+			long lo = 0, hi = b;
+
+			while (lo < hi) {
+				long mid = lo + (hi - lo + 1) / 2;
+
+				sim_step_time(p, side, mid, &st);
+				if (st.total / st.tokens <= p->deploy.tpot_slo)
+					lo = mid;
+				else
+					hi = mid - 1;
+			}
+			b = lo;
+			lim = SIM_LIMIT_SLO;
+		}
+	}
+	pt->batch = b;
+	pt->limit = lim;
+	sim_step_time(p, side, b, &pt->step);
+	if (b > 0) {
+		pt->tpot = pt->step.total / pt->step.tokens;
+		pt->tok_s = (double)b * pt->step.tokens / pt->step.total;
+	}
+}
+
+const char *sim_limit_name(enum sim_limit l)
+{
+	switch (l) {
+	case SIM_LIMIT_HBM:  return "hbm";
+	case SIM_LIMIT_HOST: return "host";
+	case SIM_LIMIT_CAP:  return "cap";
+	case SIM_LIMIT_SLO:  return "slo";
+	}
+	return "?";
+}
