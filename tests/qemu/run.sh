@@ -99,6 +99,8 @@ tr -d '\r' <"$log" | awk -v qrc="$qrc" -v clog="$log" '
 			emit(0, prog ": planned " planned " tests, ran " got)
 		else if (planned < 0 && got == 0)
 			emit(0, prog ": no TAP output")
+		else if (planned < 0)
+			emit(0, prog ": no plan (stopped before its end)")
 		prog = ""
 	}
 	# The first marker may follow the terminal reset SeaBIOS leaves behind.
