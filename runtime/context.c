@@ -131,9 +131,11 @@ static int open_pool(ess_ctx *ctx, int32_t be_node)
 	if (ret)
 		return ret;
 	if (ctx->pool.attached)
-		ret = ess_pool_adopt(&ctx->pool, &g, ctx->err, sizeof(ctx->err));
+		ret = ess_pool_adopt(&ctx->pool, &g, c->pool_bytes, ctx->err,
+				     sizeof(ctx->err));
 	else
-		ret = ess_pool_format(&ctx->pool, &g, ctx->err, sizeof(ctx->err));
+		ret = ess_pool_format(&ctx->pool, &g, c->pool_bytes, ctx->err,
+				      sizeof(ctx->err));
 	return ret;
 }
 

@@ -83,12 +83,13 @@ static void clear_bit64(uint64_t *m, uint32_t i)
 }
 
 int ess_pool_format(struct ess_pool *p, const struct ess_pool_geom *g,
-		    char *err, size_t errlen)
+		    uint64_t data_bytes, char *err, size_t errlen)
 {
 	struct layout l;
 	struct ess_pool_hdr *h = p->base;
 	uint64_t eb = (uint64_t)g->extent_tokens * g->entry_bytes;
 	uint64_t pairs = (uint64_t)g->max_requests * g->layers;
+	uint64_t next;
 
 	layout_of(g, &l);
 	if (l.data_off + eb > p->bytes) {
@@ -99,14 +100,17 @@ int ess_pool_format(struct ess_pool *p, const struct ess_pool_geom *g,
 			 (unsigned long long)eb);
 		return -EINVAL;
 	}
-	if ((p->bytes - l.data_off) / eb > UINT32_MAX - 64) {
+	next = (p->bytes - l.data_off) / eb;
+	if (next > data_bytes / eb)
+		next = data_bytes / eb;
+	if (next > UINT32_MAX - 64) {
 		snprintf(err, errlen, "pool holds too many extents");
 		return -EINVAL;
 	}
 	memset(h, 0, sizeof(*h));
 	h->version = ESS_POOL_VERSION;
 	h->geom = *g;
-	h->nextents = (uint32_t)((p->bytes - l.data_off) / eb);
+	h->nextents = (uint32_t)next;
 	h->extent_bytes = eb;
 	h->req_off = l.req_off;
 	h->ntokens_off = l.ntokens_off;
@@ -124,7 +128,7 @@ int ess_pool_format(struct ess_pool *p, const struct ess_pool_geom *g,
 }
 
 int ess_pool_adopt(struct ess_pool *p, const struct ess_pool_geom *g,
-		   char *err, size_t errlen)
+		   uint64_t data_bytes, char *err, size_t errlen)
 {
 	const struct ess_pool_hdr *h = p->base;
 	const struct ess_pool_geom *hg = &h->geom;
@@ -133,7 +137,7 @@ int ess_pool_adopt(struct ess_pool *p, const struct ess_pool_geom *g,
 	int ret;
 
 	if (h->magic != ESS_POOL_MAGIC)
-		return ess_pool_format(p, g, err, errlen);
+		return ess_pool_format(p, g, data_bytes, err, errlen);
 	layout_of(g, &l);
 	if (h->version != ESS_POOL_VERSION) {
 		snprintf(err, errlen, "region holds pool version %u, expected %u",

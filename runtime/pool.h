@@ -107,13 +107,15 @@ int ess_pool_module_present(void);
 
 /*
  * Lay out a fresh header and empty tables (format), or take over the ones
- * a re-attached region holds after checking they match g (adopt).  Both
- * build the private extent bitmap.  -EINVAL/-EIO with a message.
+ * a re-attached region holds after checking they match g (adopt; a region
+ * without a header is formatted).  The data area holds data_bytes of
+ * extents at most (what the caller asked for, the rest of the mapping is
+ * rounding).  Both build the private extent bitmap.  -EINVAL/-EIO with a message.
  */
 int ess_pool_format(struct ess_pool *p, const struct ess_pool_geom *g,
-		    char *err, size_t errlen);
+		    uint64_t data_bytes, char *err, size_t errlen);
 int ess_pool_adopt(struct ess_pool *p, const struct ess_pool_geom *g,
-		   char *err, size_t errlen);
+		   uint64_t data_bytes, char *err, size_t errlen);
 void ess_pool_fini(struct ess_pool *p);
 
 /* Extent e of (req, layer): allocate it (ascending after extent e-1 of the
