@@ -134,6 +134,18 @@ long sim_mem_batch(const struct sim_params *p, enum sim_side side,
 	return b > 1e9 ? 1000000000L : (long)b;
 }
 
+double sim_writeback_time(const struct sim_params *p, double rows)
+{
+	if (rows <= 0)
+		return 0;
+	return p->hw.fetch_latency + rows * p->model.latent_entry / p->hw.pcie_d2h;
+}
+
+double sim_gather_time(const struct sim_params *p, double rows)
+{
+	return rows * p->model.latent_entry / p->hw.gather_bw;
+}
+
 double sim_fetch_time(const struct sim_params *p, double rows, int overlapped)
 {
 	double rate = overlapped ? p->hw.pcie_h2d_overlap : p->hw.pcie_h2d;
@@ -172,10 +184,12 @@ static double layer_time(const struct sim_params *p, enum sim_side side,
 		       2 * N * ctx * m->index_heads * m->index_dim, fp8);
 	/* scores written once and read once by the selection, fp32 */
 	topk = N * ctx * 4 * 2 / hbm_bw;
-	attn = roofline(p, N * m->topk * m->latent_entry,
-			2 * N * m->heads * m->topk *
-			(2 * m->kv_lora_rank + m->rope_dim),
-			hw->bf16_rate * hw->attn_eff);
+	/* the top-k rows are scattered: they stream at the gather rate */
+	attn = N * m->topk * m->latent_entry / hw->gather_bw;
+	t = 2 * N * m->heads * m->topk * (2 * m->kv_lora_rank + m->rope_dim) /
+	    (hw->bf16_rate * hw->attn_eff);
+	if (t > attn)
+		attn = t;
 	if (moe) {
 		double touched = local_experts(p) *
 			(1 - exp(-N * p->deploy.ep * m->active_experts / m->routed_experts));

@@ -69,6 +69,10 @@ long sim_mem_batch(const struct sim_params *p, enum sim_side side,
 		   enum sim_limit *limit);
 /* Time one GPU needs to fetch `rows` latent rows in one launch. */
 double sim_fetch_time(const struct sim_params *p, double rows, int overlapped);
+/* Time to write `rows` rows to host memory (D2H scatter) in one launch. */
+double sim_writeback_time(const struct sim_params *p, double rows);
+/* Time to gather `rows` scattered rows from HBM (what a hit costs). */
+double sim_gather_time(const struct sim_params *p, double rows);
 /* One decode step at the given batch. */
 void sim_step_time(const struct sim_params *p, enum sim_side side,
 		   long batch, struct sim_step *st);

@@ -19,6 +19,7 @@ struct sim_hw {
 	double bf16_rate;		/* dense BF16 tensor rate, FLOP/s */
 	double gemm_eff;		/* fraction of peak reached by GEMMs */
 	double attn_eff;		/* fraction of peak reached by sparse MLA */
+	double gather_bw;		/* gather of scattered 656-B rows from HBM */
 	double pcie_h2d;		/* sorted UVA gather, GPU idle */
 	double pcie_h2d_overlap;	/* same while compute kernels run */
 	double pcie_d2h;		/* sorted UVA scatter */

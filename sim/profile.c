@@ -96,6 +96,7 @@ const struct sim_key sim_keys[] = {
 	K(hw, bf16_rate, SIM_FLOPS, 1, BIG, "dense BF16 tensor-core rate per GPU"),
 	K(hw, gemm_eff, SIM_REAL, 0.01, 1, "fraction of peak reached by GEMMs"),
 	K(hw, attn_eff, SIM_REAL, 0.01, 1, "fraction of BF16 peak reached by sparse MLA attention"),
+	K(hw, gather_bw, SIM_BW, 1, BIG, "gather of scattered latent rows from HBM (sparse attention reads)"),
 	K(hw, pcie_h2d, SIM_BW, 1, BIG, "host->GPU UVA gather of sorted 656-B rows, GPU otherwise idle"),
 	K(hw, pcie_h2d_overlap, SIM_BW, 1, BIG, "same gather while compute kernels occupy the SMs"),
 	K(hw, pcie_d2h, SIM_BW, 1, BIG, "GPU->host UVA scatter of sorted rows"),

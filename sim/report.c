@@ -67,9 +67,9 @@ void sim_table_write(const struct sim_params *p, const double *ctx, int n,
 		"(profile: %s; output %ld tokens; ESS miss rate %.3g, %ld slots, %s)\n",
 		profile_name, (long)p->work.output, p->ess.miss_rate,
 		(long)p->ess.slots, p->ess.policy);
-	fprintf(out, "%-7s | %-27s | %-27s | %-6s | %s\n", "",
+	fprintf(out, "%-7s | %-27s | %-27s | %-7s | %s\n", "",
 		"baseline", "ESS", "", "paper (tok/s per GPU)");
-	fprintf(out, "%-7s | %5s %-4s %7s %8s | %5s %-4s %7s %8s | %6s | %6s %6s %6s\n",
+	fprintf(out, "%-7s | %5s %-4s %7s %8s | %5s %-4s %7s %8s | %7s | %6s %6s %7s\n",
 		"context", "batch", "by", "step ms", "tok/s", "batch", "by",
 		"step ms", "tok/s", "gain", "base", "ESS", "gain");
 	for (int i = 0; i < n; i++) {
@@ -86,7 +86,7 @@ void sim_table_write(const struct sim_params *p, const double *ctx, int n,
 			snprintf(pe, sizeof(pe), "%.0f", pp->ess_tok_s);
 			snprintf(pg, sizeof(pg), "%+.1f%%", pp->gain * 100);
 		}
-		fprintf(out, "%-7s | %5ld %-4s %7.2f %8.0f | %5ld %-4s %7.2f %8.0f | %6s | %6s %6s %6s\n",
+		fprintf(out, "%-7s | %5ld %-4s %7.2f %8.0f | %5ld %-4s %7.2f %8.0f | %7s | %6s %6s %7s\n",
 			c, r.base.batch, sim_limit_name(r.base.limit), r.base.step.total * 1e3,
 			r.base.tok_s, r.ess.batch, sim_limit_name(r.ess.limit),
 			r.ess.step.total * 1e3, r.ess.tok_s, gain, pb, pe, pg);

@@ -13,6 +13,7 @@ hw.fp8_rate           = 1979 TFLOP/s # H200 datasheet, dense
 hw.bf16_rate          = 989 TFLOP/s  # H200 datasheet, dense
 hw.gemm_eff           = 0.6          # assumption, to calibrate
 hw.attn_eff           = 0.45         # sparse MLA decode (assumption, to calibrate)
+hw.gather_bw          = 1650 GB/s    # measured: 656-B row gather from HBM (reference.md 4)
 hw.pcie_h2d           = 46.9 GB/s    # measured: sorted UVA gather (reference.md 4)
 hw.pcie_h2d_overlap   = 45 GB/s      # measured: gather on 8 of 132 SMs (reference.md 4)
 hw.pcie_d2h           = 37.1 GB/s    # measured: sorted UVA scatter
