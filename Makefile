@@ -45,6 +45,7 @@ include cuda/build.mk
 include kmod/build.mk
 include tests/build.mk
 -include sim/build.mk
+-include tools/stat.mk
 
 run: deps
 	$(MAKE) all
