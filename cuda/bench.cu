@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ess-bench-fetch: one table from one run on one GPU.
+ *   bulk pinned cudaMemcpy H2D / D2H (the ceiling), SM gather and scatter
+ *   of 656-B rows over a multi-GB pinned pool with their ratio to bulk,
+ *   the copy-engine path, and the management kernel's time per layer, at
+ *   several batch sizes and miss rates.
+ *
+ *   ess-bench-fetch [pool_GiB (4)] [reps (9)]
+ *
+ * Each measurement is the median of reps timed runs (CUDA events), after a
+ * warm-up; gathers rotate over 8 different row lists (> L2) so no run reads
+ * rows the L2 still holds.
+ */
+#include <algorithm>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <vector>
+
+#include <cuda_runtime.h>
+
+#include "ess/hotset.h"
+#include "ess_cuda.h"
+
+#define ROW 656u
+#define TOPK 2048u
+#define SLOTS 6144u
+#define NLISTS 8
+
+#define CK(x)                                                                          \
+	do {                                                                           \
+		cudaError_t e_ = (x);                                                  \
+		if (e_ != cudaSuccess) {                                               \
+			fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x,       \
+				cudaGetErrorString(e_));                               \
+			exit(1);                                                       \
+		}                                                                      \
+	} while (0)
+#define CR(x)                                                                          \
+	do {                                                                           \
+		int r_ = (x);                                                          \
+		if (r_) {                                                              \
+			fprintf(stderr, "%s:%d %s: %d %s\n", __FILE__, __LINE__, #x, r_,    \
+				ess_cuda_last_error());                                \
+			exit(1);                                                       \
+		}                                                                      \
+	} while (0)
+
+static uint64_t rs = 88172645463325252ull;
+static uint64_t rng(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return rs * 0x2545F4914F6CDD1Dull;
+}
+
+static int reps = 9;
+static cudaEvent_t ev0, ev1;
+
+template <typename F> static double median_ms(F f)
+{
+	std::vector<float> v;
+	f(0);	/* warm-up */
+	CK(cudaDeviceSynchronize());
+	for (int i = 0; i < reps; i++) {
+		CK(cudaEventRecord(ev0));
+		f(i + 1);
+		CK(cudaEventRecord(ev1));
+		CK(cudaEventSynchronize(ev1));
+		float ms;
+		CK(cudaEventElapsedTime(&ms, ev0, ev1));
+		v.push_back(ms);
+	}
+	std::sort(v.begin(), v.end());
+	return v[v.size() / 2];
+}
+
+struct dlist {
+	uint32_t n;		/* rows */
+	std::vector<uint64_t> off;
+	std::vector<int32_t> slot;
+	uint64_t *off_d;
+	int32_t *slot_d;
+	uint32_t *count_d;
+	struct ess_fetch_list fl;
+};
+
+/* Misses of one layer: per request `miss` rows in ascending order inside
+ * that request's own slice of the pool (a request's rows of a layer are
+ * contiguous), to distinct random slots of its hot set. */
+static void make_list(struct dlist *l, uint32_t batch, uint32_t miss, uint64_t pool_rows,
+		      int adjacent_slots)
+{
+	l->n = batch * miss;
+	l->off.resize(l->n);
+	l->slot.resize(l->n);
+	const uint64_t span = pool_rows / batch;	/* rows per request slice */
+	std::vector<uint64_t> rows;
+	std::vector<int32_t> perm(SLOTS);
+	for (uint32_t b = 0; b < batch; b++) {
+		/* the request's tokens of this layer: a 32K-token window at a
+		 * random place in its slice, so rows are near each other the way
+		 * a real request's are */
+		const uint64_t window = std::min<uint64_t>(span, 32768);
+		const uint64_t base = b * span + rng() % (span - window + 1);
+		rows.clear();
+		while (rows.size() < miss) {
+			uint64_t r = base + rng() % window;
+			rows.push_back(r);
+			if (rows.size() == miss) {
+				std::sort(rows.begin(), rows.end());
+				rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+			}
+		}
+		for (uint32_t i = 0; i < SLOTS; i++)
+			perm[i] = (int32_t)i;
+		for (uint32_t i = SLOTS - 1; i > 0; i--)
+			std::swap(perm[i], perm[rng() % (i + 1)]);
+		for (uint32_t i = 0; i < miss; i++) {
+			l->off[(uint64_t)b * miss + i] = rows[i] * ROW;
+			l->slot[(uint64_t)b * miss + i] =
+				(int32_t)(b * SLOTS) + (adjacent_slots ? (int32_t)i : perm[i]);
+		}
+	}
+	CK(cudaMalloc(&l->off_d, 8ull * l->n));
+	CK(cudaMalloc(&l->slot_d, 4ull * l->n));
+	CK(cudaMalloc(&l->count_d, 4));
+	CK(cudaMemcpy(l->off_d, l->off.data(), 8ull * l->n, cudaMemcpyHostToDevice));
+	CK(cudaMemcpy(l->slot_d, l->slot.data(), 4ull * l->n, cudaMemcpyHostToDevice));
+	CK(cudaMemcpy(l->count_d, &l->n, 4, cudaMemcpyHostToDevice));
+	l->fl.off = l->off_d;
+	l->fl.slot = l->slot_d;
+	l->fl.count = l->count_d;
+	l->fl.nseg = 1;
+	l->fl.seg_cap = l->n;
+}
+
+static void free_list(struct dlist *l)
+{
+	cudaFree(l->off_d);
+	cudaFree(l->slot_d);
+	cudaFree(l->count_d);
+}
+
+static double gbs(uint64_t bytes, double ms)
+{
+	return bytes / (ms * 1e6);
+}
+
+/* ---- management kernel timing ---- */
+struct mbench {
+	uint32_t batch, steps;
+	int32_t *tok_d;
+	uint64_t *key_d, *ext_d, *moff_d, *cnt_d;
+	uint32_t *freq_d, *t_d, *reqs_d, *ntok_d, *nmiss_d;
+	int32_t *rows_d, *out_d, *mslot_d, *mtok_d, *err_d;
+	unsigned char *hot_d;
+};
+
+static void mbench_rows(std::vector<int32_t> &rows, uint32_t batch, uint32_t steps,
+			uint32_t ntok, double miss_rate)
+{
+	rows.assign((size_t)steps * batch * TOPK, -1);
+	std::vector<unsigned char> used(ntok);
+	for (uint32_t b = 0; b < batch; b++) {
+		std::vector<int32_t> prev;
+		for (uint32_t k = 0; k < steps; k++) {
+			std::fill(used.begin(), used.end(), 0);
+			int32_t *row = &rows[((size_t)k * batch + b) * TOPK];
+			uint32_t n = 0;
+			for (int32_t t : prev)
+				if ((double)(rng() % 10000) / 10000.0 >= miss_rate && n < TOPK) {
+					used[t] = 1;
+					row[n++] = t;
+				}
+			while (n < TOPK) {
+				uint32_t t = (uint32_t)(rng() % ntok);
+				if (used[t])
+					continue;
+				used[t] = 1;
+				row[n++] = (int32_t)t;
+			}
+			prev.assign(row, row + TOPK);
+			for (uint32_t i = TOPK - 1; i > 0; i--)
+				std::swap(row[i], row[rng() % (i + 1)]);
+		}
+	}
+}
+
+/* Returns ms per layer for manage only and manage + fetch, and the miss
+ * rate seen. */
+static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uint64_t pool_rows,
+		       double *ms_manage, double *ms_both, double *seen_miss, double *fetch_gbs)
+{
+	const uint32_t steps = 24, warm = 6, ntok = 32768, ext_shift = 8;
+	const uint32_t max_ext = ntok >> ext_shift;
+	struct mbench m;
+	const uint64_t ns = (uint64_t)batch * SLOTS;
+	CK(cudaMalloc(&m.tok_d, 4 * ns));
+	CK(cudaMalloc(&m.key_d, 8 * ns));
+	CK(cudaMalloc(&m.freq_d, 4 * ns));
+	CK(cudaMalloc(&m.t_d, 4 * batch));
+	CK(cudaMalloc(&m.reqs_d, 4 * batch));
+	CK(cudaMalloc(&m.ntok_d, 4 * batch));
+	CK(cudaMalloc(&m.nmiss_d, 4 * batch));
+	CK(cudaMalloc(&m.ext_d, 8ull * batch * max_ext));
+	CK(cudaMalloc(&m.moff_d, 8ull * batch * TOPK));
+	CK(cudaMalloc(&m.cnt_d, 8 * ESS_CUDA_NCOUNTERS));
+	CK(cudaMalloc(&m.rows_d, 4ull * steps * batch * TOPK));
+	CK(cudaMalloc(&m.out_d, 4ull * batch * TOPK));
+	CK(cudaMalloc(&m.mslot_d, 4ull * batch * TOPK));
+	CK(cudaMalloc(&m.mtok_d, 4ull * batch * TOPK));
+	CK(cudaMalloc(&m.err_d, 8));
+	CK(cudaMalloc(&m.hot_d, ns * ROW));
+	std::vector<uint32_t> reqs(batch), ntk(batch, ntok);
+	for (uint32_t b = 0; b < batch; b++)
+		reqs[b] = b;
+	/* each request's extents contiguous inside its own pool slice */
+	std::vector<uint64_t> ext((size_t)batch * max_ext);
+	const uint64_t span = pool_rows / batch;
+	for (uint32_t b = 0; b < batch; b++)
+		for (uint32_t e = 0; e < max_ext; e++)
+			ext[(size_t)b * max_ext + e] = ((uint64_t)b * span << 0) * ROW +
+						       ((uint64_t)e << ext_shift) * ROW;
+	CK(cudaMemcpy(m.reqs_d, reqs.data(), 4 * batch, cudaMemcpyHostToDevice));
+	CK(cudaMemcpy(m.ntok_d, ntk.data(), 4 * batch, cudaMemcpyHostToDevice));
+	CK(cudaMemcpy(m.ext_d, ext.data(), 8ull * batch * max_ext, cudaMemcpyHostToDevice));
+	std::vector<int32_t> rows;
+	mbench_rows(rows, batch, steps, ntok, miss_rate);
+	CK(cudaMemcpy(m.rows_d, rows.data(), 4ull * rows.size(), cudaMemcpyHostToDevice));
+
+	struct ess_manage_args a;
+	memset(&a, 0, sizeof(a));
+	a.hs_token = m.tok_d;
+	a.hs_key = m.key_d;
+	a.hs_freq = m.freq_d;
+	a.hs_t = m.t_d;
+	a.slots = SLOTS;
+	a.topk = TOPK;
+	a.policy = ESS_POLICY_LRU;
+	a.nreq = batch;
+	a.reqs = m.reqs_d;
+	a.slots_out = m.out_d;
+	a.extent_off = m.ext_d;
+	a.ntokens = m.ntok_d;
+	a.layers = 1;
+	a.layer = 0;
+	a.max_extents = max_ext;
+	a.extent_shift = ext_shift;
+	a.entry_bytes = ROW;
+	a.miss_off = m.moff_d;
+	a.miss_slot = m.mslot_d;
+	a.miss_token = m.mtok_d;
+	a.nmiss = m.nmiss_d;
+	a.counters = m.cnt_d;
+	a.err = m.err_d;
+	a.host_base = pool_d;
+	a.hot_base = m.hot_d;
+
+	for (int pass = 0; pass < 2; pass++) {
+		a.do_fetch = pass;
+		CK(cudaMemset(m.tok_d, 0xff, 4 * ns));
+		CK(cudaMemset(m.key_d, 0, 8 * ns));
+		CK(cudaMemset(m.freq_d, 0, 4 * ns));
+		CK(cudaMemset(m.t_d, 0, 4 * batch));
+		CK(cudaMemset(m.err_d, 0, 8));
+		for (uint32_t k = 0; k < warm; k++) {
+			a.topk_rows = m.rows_d + (size_t)k * batch * TOPK;
+			CR(ess_cuda_manage(&a, batch, 0));
+		}
+		CK(cudaMemset(m.cnt_d, 0, 8 * ESS_CUDA_NCOUNTERS));
+		CK(cudaDeviceSynchronize());
+		CK(cudaEventRecord(ev0));
+		for (uint32_t k = warm; k < steps; k++) {
+			a.topk_rows = m.rows_d + (size_t)k * batch * TOPK;
+			CR(ess_cuda_manage(&a, batch, 0));
+		}
+		CK(cudaEventRecord(ev1));
+		CK(cudaEventSynchronize(ev1));
+		float ms;
+		CK(cudaEventElapsedTime(&ms, ev0, ev1));
+		uint64_t c[ESS_CUDA_NCOUNTERS];
+		int32_t err[2];
+		CK(cudaMemcpy(c, m.cnt_d, sizeof(c), cudaMemcpyDeviceToHost));
+		CK(cudaMemcpy(err, m.err_d, 8, cudaMemcpyDeviceToHost));
+		if (err[0])
+			fprintf(stderr, "management error word %d (%s)\n", err[0], ess_cuda_err_name(err[0]));
+		const double per = ms / (steps - warm);
+		if (pass == 0) {
+			*ms_manage = per;
+		} else {
+			*ms_both = per;
+			*seen_miss = (double)c[ESS_CUDA_C_MISSES] / (double)c[ESS_CUDA_C_LOOKUPS];
+			*fetch_gbs = gbs(c[ESS_CUDA_C_BYTES_H2D], ms);
+		}
+	}
+	void *d[] = {m.tok_d, m.key_d, m.freq_d, m.t_d, m.reqs_d, m.ntok_d, m.nmiss_d, m.ext_d,
+		     m.moff_d, m.cnt_d, m.rows_d, m.out_d, m.mslot_d, m.mtok_d, m.err_d, m.hot_d};
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+		cudaFree(d[i]);
+}
+
+int main(int argc, char **argv)
+{
+	const uint64_t pool_gib = argc > 1 ? strtoull(argv[1], NULL, 0) : 4;
+	if (argc > 2)
+		reps = atoi(argv[2]);
+	int dev = 0, drv = 0, rt = 0;
+	cudaDeviceProp prop;
+	if (cudaGetDeviceProperties(&prop, dev) != cudaSuccess) {
+		printf("ess-bench fetch: no CUDA device\n");
+		return 0;
+	}
+	cudaDriverGetVersion(&drv);
+	cudaRuntimeGetVersion(&rt);
+	CK(cudaEventCreate(&ev0));
+	CK(cudaEventCreate(&ev1));
+	time_t now = time(NULL);
+	char date[64];
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
+
+	const uint64_t pool_bytes = pool_gib << 30;
+	const uint64_t pool_rows = pool_bytes / ROW;
+	unsigned char *pool_h;
+	CK(cudaHostAlloc((void **)&pool_h, pool_bytes, cudaHostAllocMapped));
+	for (uint64_t i = 0; i < pool_bytes / 8; i++)
+		((uint64_t *)pool_h)[i] = i * 0x9E3779B97F4A7C15ull;
+	void *pool_d;
+	CK(cudaHostGetDevicePointer(&pool_d, pool_h, 0));
+	const uint32_t maxbatch = 128;
+	unsigned char *hot_d;
+	CK(cudaMalloc(&hot_d, (uint64_t)maxbatch * SLOTS * ROW));
+	CK(cudaMemset(hot_d, 0x11, (uint64_t)maxbatch * SLOTS * ROW));
+
+	printf("# ess-bench fetch\n\n");
+	printf("- card: %s (%d SMs, L2 %d MB), CUDA driver %d, runtime %d\n", prop.name,
+	       prop.multiProcessorCount, prop.l2CacheSize >> 20, drv, rt);
+	printf("- date: %s; host pool %llu GiB pinned (cudaHostAlloc), rows %u B, top-k %u, "
+	       "%u slots per request; medians of %d runs\n\n",
+	       date, (unsigned long long)pool_gib, ROW, TOPK, SLOTS, reps);
+
+	/* bulk */
+	const uint64_t bulk = 1ull << 30;
+	unsigned char *bulk_d;
+	CK(cudaMalloc(&bulk_d, bulk));
+	double h2d = gbs(bulk, median_ms([&](int) { CK(cudaMemcpyAsync(bulk_d, pool_h, bulk, cudaMemcpyHostToDevice, 0)); }));
+	double d2h = gbs(bulk, median_ms([&](int) { CK(cudaMemcpyAsync(pool_h + bulk, bulk_d, bulk, cudaMemcpyDeviceToHost, 0)); }));
+	CK(cudaFree(bulk_d));
+	printf("| bulk pinned cudaMemcpy 1 GiB | H2D %.1f GB/s | D2H %.1f GB/s |\n|---|---|---|\n\n", h2d, d2h);
+
+	/* tuning sweep at batch 64, 10% misses */
+	printf("## SM gather tuning (batch 64, 10%% misses = 205 rows/request, %u rows, sorted)\n\n",
+	       64 * 205);
+	printf("| loads in flight/thread | blocks | gather GB/s | x bulk H2D | scatter GB/s | x bulk D2H |\n|---|---|---|---|---|---|\n");
+	struct dlist lists[NLISTS];
+	for (int i = 0; i < NLISTS; i++)
+		make_list(&lists[i], 64, 205, pool_rows, 0);
+	uint32_t best_u = 8, best_b = 0;
+	double best = 0;
+	const uint32_t unrolls[] = {4, 8, 16};
+	const uint32_t blockss[] = {8, 16, 33, 66, 132, 264, 528};
+	for (uint32_t u : unrolls)
+		for (uint32_t bl : blockss) {
+			struct ess_fetch_tune tu = {bl, u};
+			const uint64_t bytes = (uint64_t)lists[0].n * ROW;
+			double g = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, 0)); }));
+			double s = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, 0)); }));
+			printf("| %u | %u | %.1f | %.2f | %.1f | %.2f |\n", u, bl, g, g / h2d, s, s / d2h);
+			if (g > best) {
+				best = g;
+				best_u = u;
+				best_b = bl;
+			}
+		}
+	for (int i = 0; i < NLISTS; i++)
+		free_list(&lists[i]);
+	printf("\nbest: %u loads in flight, %u blocks\n\n", best_u, best_b);
+
+	/* main table */
+	printf("## Fetch by batch and miss rate (SM path at the best tuning; copy engine)\n\n");
+	printf("| batch | miss %% | rows | SM gather GB/s | x bulk | SM scatter GB/s | x bulk | CE gather GB/s (copies) | CE gather, warm-up slots GB/s (copies) |\n|---|---|---|---|---|---|---|---|---|\n");
+	const uint32_t batches[] = {16, 64, 128};
+	const uint32_t rates[] = {5, 10, 20};
+	struct ess_fetch_tune tu = {best_b, best_u};
+	for (uint32_t bt : batches)
+		for (uint32_t rate : rates) {
+			const uint32_t miss = TOPK * rate / 100;
+			for (int i = 0; i < NLISTS; i++)
+				make_list(&lists[i], bt, miss, pool_rows, 0);
+			const uint64_t bytes = (uint64_t)lists[0].n * ROW;
+			double g = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, 0)); }));
+			double s = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, 0)); }));
+			uint32_t nc = 0, nc2 = 0;
+			double ce = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_copy_ce(pool_h, hot_d, ROW, lists[i % NLISTS].off.data(), lists[i % NLISTS].slot.data(), lists[i % NLISTS].n, 0, &nc, 0)); }));
+			for (int i = 0; i < NLISTS; i++)
+				free_list(&lists[i]);
+			for (int i = 0; i < NLISTS; i++)
+				make_list(&lists[i], bt, miss, pool_rows, 1);
+			double ce2 = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_copy_ce(pool_h, hot_d, ROW, lists[i % NLISTS].off.data(), lists[i % NLISTS].slot.data(), lists[i % NLISTS].n, 0, &nc2, 0)); }));
+			for (int i = 0; i < NLISTS; i++)
+				free_list(&lists[i]);
+			printf("| %u | %u | %u | %.1f | %.2f | %.1f | %.2f | %.2f (%u) | %.1f (%u) |\n", bt, rate,
+			       bt * miss, g, g / h2d, s, s / d2h, ce, nc, ce2, nc2);
+			fflush(stdout);
+		}
+
+	printf("\n## Management kernel per layer (top-k %u, %u slots, LRU, synthetic stream, 18 timed steps)\n\n", TOPK, SLOTS);
+	printf("| batch | target miss %% | seen miss %% | manage us/layer | manage + fetch us/layer | fetch GB/s within |\n|---|---|---|---|---|---|\n");
+	const uint32_t mb[] = {16, 64, 128};
+	const double mr[] = {0.05, 0.10, 0.20};
+	for (uint32_t bt : mb)
+		for (double r : mr) {
+			double m1, m2, seen, fg;
+			mbench_run(bt, r, pool_d, pool_rows, &m1, &m2, &seen, &fg);
+			printf("| %u | %.0f | %.1f | %.1f | %.1f | %.1f |\n", bt, r * 100, seen * 100, m1 * 1000,
+			       m2 * 1000, fg);
+			fflush(stdout);
+		}
+	CK(cudaFreeHost(pool_h));
+	CK(cudaFree(hot_d));
+	return 0;
+}

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ESS CUDA data path: host-side entry points of the fetch and management
+ * kernels (cuda/fetch*.cu, cuda/manage*.cu).  C-callable; used by the CUDA
+ * backend, the GPU tests and the benchmark.  The kernels know nothing of
+ * requests or contexts, only of arrays and indices.
+ *
+ * Stream arguments are cudaStream_t passed as void * so this header needs no
+ * CUDA include.  Every function returns 0 or a negative errno (-EINVAL for a
+ * bad argument, -EIO for a CUDA failure, whose text ess_cuda_last_error()
+ * gives).
+ */
+#ifndef ESS_CUDA_H
+#define ESS_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A fetch list, in device memory, split into segments (one per request for
+ * the management kernel's output; a single segment for a flat list).
+ * Entry i of segment g is at index g * seg_cap + i, for i < count[g]:
+ *   off[e]    byte offset of the row in host memory (from host_base)
+ *   slot[e]   row index in device memory (dev_base + slot * row_bytes)
+ * The gather copies host -> device, the scatter device -> host.  Entries of
+ * one segment should be sorted by off: adjacent rows then travel as one
+ * stream of loads (the gather rate doubles, shared/reference.md section 4).
+ */
+struct ess_fetch_list {
+	const uint64_t *off;
+	const int32_t *slot;
+	const uint32_t *count;	/* [nseg], device memory */
+	uint32_t nseg;
+	uint32_t seg_cap;
+};
+
+/* Copy-path tuning: 0 = defaults. */
+struct ess_fetch_tune {
+	uint32_t blocks;	/* grid size (0: 2 per SM) */
+	uint32_t unroll;	/* 16-byte loads in flight per thread: 4, 8, 16 */
+};
+
+/* host_base must be pinned (cudaHostAlloc or cudaHostRegister'ed) and
+ * device-accessible (UVA); dev_base device memory. */
+int ess_cuda_gather(const void *host_base, void *dev_base, uint32_t row_bytes,
+		    const struct ess_fetch_list *l,
+		    const struct ess_fetch_tune *tune, void *stream);
+int ess_cuda_scatter(void *host_base, const void *dev_base, uint32_t row_bytes,
+		     const struct ess_fetch_list *l,
+		     const struct ess_fetch_tune *tune, void *stream);
+
+/*
+ * Copy-engine path (no SMs): the list is in HOST memory (n entries, sorted
+ * by off); runs of entries adjacent on both sides (off and slot consecutive)
+ * become one copy, the runs are issued as one cudaMemcpyBatchAsync.
+ * *ncopies (optional) receives the number of copies issued.  dir: 0 = host
+ * -> device (gather), 1 = device -> host (scatter).
+ */
+int ess_cuda_copy_ce(void *host_base, void *dev_base, uint32_t row_bytes,
+		     const uint64_t *off, const int32_t *slot, uint32_t n,
+		     int dir, uint32_t *ncopies, void *stream);
+
+/*
+ * Hot-set management of one layer for a batch of requests (the rule of
+ * include/ess/hotset.h), then the gather of the misses, all queued on
+ * stream: no host round trip, fixed shapes, capturable in a CUDA graph.
+ * Every pointer but host_base is device memory.
+ */
+struct ess_manage_args {
+	/* hot-set state of this layer, [max_requests * slots] per array,
+	 * and t per request [max_requests] */
+	int32_t *hs_token;
+	uint64_t *hs_key;
+	uint32_t *hs_freq;
+	uint32_t *hs_t;
+	uint32_t slots;
+	uint32_t topk;		/* entries per top-k row */
+	uint32_t policy;	/* enum ess_policy_id */
+	uint32_t nreq;		/* rows in this batch */
+	const uint32_t *reqs;	/* [nreq] request ids */
+	const int32_t *topk_rows; /* [nreq * topk] */
+	int32_t *slots_out;	/* [nreq * topk] layer-global slot ids */
+	/* host pool map (see runtime/backend.h) */
+	const uint64_t *extent_off; /* [(req * layers + layer) * max_extents + e] */
+	const uint32_t *ntokens;    /* [req * layers + layer] */
+	uint32_t layers, layer, max_extents;
+	uint32_t extent_shift;	/* log2(extent_tokens) */
+	uint32_t entry_bytes;
+	/* outputs: the fetch list, per batch row b at b * topk, sorted by token */
+	uint64_t *miss_off;
+	int32_t *miss_slot;	/* layer-global slot */
+	int32_t *miss_token;
+	uint32_t *nmiss;	/* [nreq] */
+	uint64_t *counters;	/* [ESS_CUDA_NCOUNTERS], added to */
+	int32_t *err;		/* [2]: first error code (ESS_CUDA_E*), its request */
+	/* fetch: host pool and this layer's hot buffer (slot ids are rows) */
+	const void *host_base;
+	void *hot_base;
+	int do_fetch;		/* 0: management only */
+	struct ess_fetch_tune tune;
+};
+
+enum {
+	ESS_CUDA_C_RESOLVES = 0,
+	ESS_CUDA_C_LOOKUPS,
+	ESS_CUDA_C_HITS,
+	ESS_CUDA_C_MISSES,
+	ESS_CUDA_C_EVICTIONS,
+	ESS_CUDA_C_BYTES_H2D,
+	ESS_CUDA_NCOUNTERS
+};
+
+/* Error codes of the device error word. */
+enum {
+	ESS_CUDA_EOK = 0,
+	ESS_CUDA_ERANGE = 1,	/* token < -1 or >= tokens held */
+	ESS_CUDA_EDUP = 2,	/* token twice in a row */
+	ESS_CUDA_ETOOMANY = 3,	/* more valid tokens than slots */
+	ESS_CUDA_ENOEXTENT = 4,	/* token's host extent not allocated */
+	ESS_CUDA_EREQ = 5,	/* request id out of range */
+};
+const char *ess_cuda_err_name(int code);
+
+/* max_requests bounds reqs[] (checked on the device, ESS_CUDA_EREQ). */
+int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_requests,
+		    void *stream);
+
+/* Text of the last CUDA failure in this thread. */
+const char *ess_cuda_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ESS_CUDA_H */

@@ -1,0 +1,41 @@
+#!/bin/bash
+# One device call: environment, build of the CUDA parts only (no liburing,
+# libnuma or libisal needed), GPU tests, compute-sanitizer memcheck and
+# racecheck, and the fetch benchmark.  Logs and the table go to $OUT.
+#   cuda/gpu-run.sh [tests|bench|all]   (default all)
+set -u
+what=${1:-all}
+OUT=${OUT:-/tmp/ess-out}
+mkdir -p "$OUT"
+export PATH=/usr/local/cuda/bin:$PATH
+{
+	date -u
+	nvidia-smi --query-gpu=name,driver_version,memory.total,pcie.link.gen.max,pcie.link.width.max --format=csv
+	nvidia-smi topo -m 2>/dev/null | head -8
+	nvcc --version | tail -1
+	ls /usr/include/liburing.h 2>&1; ldconfig -p | grep -E 'uring|numa|isal' || echo "no uring/numa/isal libs"
+	which compute-sanitizer
+} >"$OUT/env.txt" 2>&1
+cat "$OUT/env.txt"
+# a clean build here: objects built elsewhere may not match this image
+rm -rf build/cuda build/tests/gpu build/bin/ess-bench-fetch build/libess-cuda.a
+make -j8 cuda >"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
+rc=0
+if [ "$what" != bench ]; then
+	TAP_LOGDIR=$OUT/tap make --no-print-directory check-gpu 2>&1 | tee "$OUT/tests.txt" || rc=1
+	for t in build/tests/gpu/*; do
+		n=$(basename "$t")
+		for tool in memcheck racecheck; do
+			ESS_GPU_QUICK=1 timeout 300 compute-sanitizer --tool $tool --error-exitcode 9 \
+				"$t" >"$OUT/san-$tool-$n.log" 2>&1
+			r=$?
+			echo "sanitizer $tool $n: exit $r, $(grep -c '^ok' "$OUT/san-$tool-$n.log") ok, $(grep -c '^not ok' "$OUT/san-$tool-$n.log") not ok; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/san-$tool-$n.log" | tail -1)" | tee -a "$OUT/tests.txt"
+			[ $r = 0 ] || rc=1
+		done
+	done
+fi
+if [ "$what" != tests ]; then
+	build/bin/ess-bench-fetch 4 9 >"$OUT/fetch-table.md" 2>"$OUT/bench.err" || rc=1
+	cat "$OUT/fetch-table.md" "$OUT/bench.err"
+fi
+exit $rc

@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The management kernel against the CPU reference of the hot-set rule
+ * (runtime/hotset.c): over many steps of a synthetic top-k stream with
+ * step-to-step overlap, evictions and unused (-1) entries, the slot ids,
+ * the miss list, the host offsets and the whole hot-set state (token, key,
+ * freq, t) must be identical; the rows the fetch put in the hot buffer
+ * (poisoned at start) must equal the host rows byte for byte; bad rows must
+ * set the error word, write -1 and change nothing; the step must run the
+ * same when captured in a CUDA graph.  ESS_GPU_QUICK=1 runs fewer steps
+ * (for compute-sanitizer).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ess_cuda.h"
+#include "gpu-tap.h"
+extern "C" {
+#include "hotset.h"
+}
+
+#define LAYERS 2
+#define LAYER 1		/* the layer exercised: not 0, so offsets matter */
+#define ENTRY 656u
+#define EXT_SHIFT 8u	/* 256 tokens per extent */
+
+struct geom {
+	const char *name;
+	uint32_t slots, topk, max_req, nreq, max_tokens, steps;
+	uint32_t keep_pct;	/* share of the previous row kept */
+	uint32_t unused_pct;	/* share of -1 entries */
+	int graph_from;		/* steps from here on replay a CUDA graph (-1 never) */
+};
+
+struct state {
+	const struct geom *g;
+	uint32_t max_ext;
+	/* host */
+	uint64_t pool_bytes;
+	unsigned char *pool_h;
+	void *pool_d;
+	uint64_t *ext_h;	/* [(req*LAYERS+layer)*max_ext + e] */
+	uint32_t *ntok_h;	/* [req*LAYERS+layer] */
+	struct ess_hotset *ref;	/* [max_req] of LAYER */
+	int32_t *prev;		/* [max_req * topk] previous row per request */
+	/* device */
+	int32_t *tok_d;
+	uint64_t *key_d;
+	uint32_t *freq_d, *t_d;
+	uint32_t *reqs_d, *ntok_d, *nmiss_d;
+	uint64_t *ext_d, *moff_d, *cnt_d;
+	int32_t *topk_d, *out_d, *mslot_d, *mtok_d, *err_d;
+	unsigned char *hot_d;
+	/* counters summed from the reference */
+	uint64_t hits, misses, evictions, lookups, resolves;
+};
+
+static void setup(struct state *st, const struct geom *g)
+{
+	memset(st, 0, sizeof(*st));
+	st->g = g;
+	st->max_ext = (g->max_tokens + (1u << EXT_SHIFT) - 1) >> EXT_SHIFT;
+	const uint32_t nmap = g->max_req * LAYERS;
+	st->ext_h = (uint64_t *)malloc(8ull * nmap * st->max_ext);
+	st->ntok_h = (uint32_t *)calloc(nmap, 4);
+	/* extents at ascending offsets per (req, layer), with gaps, and the
+	 * (req, layer) blocks interleaved in a shuffled order */
+	uint64_t pos = 0;
+	uint32_t *order = (uint32_t *)malloc(4 * nmap);
+	for (uint32_t i = 0; i < nmap; i++)
+		order[i] = i;
+	for (uint32_t i = nmap - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)(rng() % (i + 1)), t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	const uint64_t ext_bytes = (uint64_t)ENTRY << EXT_SHIFT;
+	for (uint32_t k = 0; k < nmap; k++) {
+		uint32_t m = order[k];
+		for (uint32_t e = 0; e < st->max_ext; e++) {
+			pos += (rng() % 3) * ext_bytes;	/* gaps */
+			st->ext_h[(uint64_t)m * st->max_ext + e] = pos;
+			pos += ext_bytes;
+		}
+	}
+	free(order);
+	st->pool_bytes = pos;
+	st->pool_h = (unsigned char *)aligned_alloc(4096, (pos + 4095) / 4096 * 4096);
+	fill_random(st->pool_h, pos);
+	CK(cudaHostRegister(st->pool_h, pos, cudaHostRegisterMapped));
+	CK(cudaHostGetDevicePointer(&st->pool_d, st->pool_h, 0));
+
+	st->ref = (struct ess_hotset *)calloc(g->max_req, sizeof(*st->ref));
+	for (uint32_t r = 0; r < g->max_req; r++)
+		if (ess_hotset_init(&st->ref[r], g->slots, ESS_POLICY_LRU) != 0) {
+			tap_ok(0, "ess_hotset_init");
+			exit(1);
+		}
+	st->prev = (int32_t *)malloc(4ull * g->max_req * g->topk);
+	for (uint64_t i = 0; i < (uint64_t)g->max_req * g->topk; i++)
+		st->prev[i] = -1;
+	for (uint32_t r = 0; r < g->max_req; r++)
+		st->ntok_h[r * LAYERS + LAYER] = g->max_tokens / 2 + (uint32_t)(rng() % (g->max_tokens / 4));
+
+	const uint64_t nsl = (uint64_t)LAYERS * g->max_req * g->slots;
+	CK(cudaMalloc(&st->tok_d, 4 * nsl));
+	CK(cudaMalloc(&st->key_d, 8 * nsl));
+	CK(cudaMalloc(&st->freq_d, 4 * nsl));
+	CK(cudaMalloc(&st->t_d, 4ull * LAYERS * g->max_req));
+	CK(cudaMemset(st->tok_d, 0xff, 4 * nsl));	/* -1: empty */
+	CK(cudaMemset(st->key_d, 0, 8 * nsl));
+	CK(cudaMemset(st->freq_d, 0, 4 * nsl));
+	CK(cudaMemset(st->t_d, 0, 4ull * LAYERS * g->max_req));
+	const uint64_t nk = (uint64_t)g->nreq * g->topk;
+	CK(cudaMalloc(&st->reqs_d, 4 * g->nreq));
+	CK(cudaMalloc(&st->ntok_d, 4 * nmap));
+	CK(cudaMalloc(&st->nmiss_d, 4 * g->nreq));
+	CK(cudaMalloc(&st->ext_d, 8ull * nmap * st->max_ext));
+	CK(cudaMalloc(&st->moff_d, 8 * nk));
+	CK(cudaMalloc(&st->cnt_d, 8 * ESS_CUDA_NCOUNTERS));
+	CK(cudaMemset(st->cnt_d, 0, 8 * ESS_CUDA_NCOUNTERS));
+	CK(cudaMalloc(&st->topk_d, 4 * nk));
+	CK(cudaMalloc(&st->out_d, 4 * nk));
+	CK(cudaMalloc(&st->mslot_d, 4 * nk));
+	CK(cudaMalloc(&st->mtok_d, 4 * nk));
+	CK(cudaMalloc(&st->err_d, 8));
+	CK(cudaMemset(st->err_d, 0, 8));
+	CK(cudaMalloc(&st->hot_d, (uint64_t)g->max_req * g->slots * ENTRY));
+	CK(cudaMemset(st->hot_d, 0xA5, (uint64_t)g->max_req * g->slots * ENTRY));
+	CK(cudaMemcpy(st->ext_d, st->ext_h, 8ull * nmap * st->max_ext, cudaMemcpyHostToDevice));
+}
+
+static void teardown(struct state *st)
+{
+	for (uint32_t r = 0; r < st->g->max_req; r++)
+		ess_hotset_fini(&st->ref[r]);
+	free(st->ref);
+	free(st->prev);
+	cudaHostUnregister(st->pool_h);
+	free(st->pool_h);
+	free(st->ext_h);
+	free(st->ntok_h);
+	void *d[] = {st->tok_d, st->key_d, st->freq_d, st->t_d, st->reqs_d, st->ntok_d,
+		     st->nmiss_d, st->ext_d, st->moff_d, st->cnt_d, st->topk_d, st->out_d,
+		     st->mslot_d, st->mtok_d, st->err_d, st->hot_d};
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+		cudaFree(d[i]);
+}
+
+static uint64_t host_off(const struct state *st, uint32_t req, int32_t tok)
+{
+	const uint64_t m = (uint64_t)req * LAYERS + LAYER;
+	return st->ext_h[m * st->max_ext + ((uint32_t)tok >> EXT_SHIFT)] +
+	       (uint64_t)((uint32_t)tok & ((1u << EXT_SHIFT) - 1)) * ENTRY;
+}
+
+/* Next top-k row of request r: keep_pct of its previous valid tokens, the
+ * rest new distinct ones (half of them from the recent window), unused_pct
+ * entries -1, positions shuffled. */
+static void next_row(struct state *st, uint32_t r, int32_t *row)
+{
+	const struct geom *g = st->g;
+	const uint32_t ntok = st->ntok_h[r * LAYERS + LAYER];
+	int32_t *prev = st->prev + (uint64_t)r * g->topk;
+	unsigned char *used = (unsigned char *)calloc(ntok, 1);
+	uint32_t n = 0, i;
+	const uint32_t want = g->topk - g->topk * g->unused_pct / 100;
+	for (i = 0; i < g->topk && n < want; i++)
+		if (prev[i] >= 0 && (uint32_t)prev[i] < ntok && rng() % 100 < g->keep_pct &&
+		    !used[prev[i]]) {
+			used[prev[i]] = 1;
+			row[n++] = prev[i];
+		}
+	while (n < want) {
+		uint32_t tok = (rng() & 1) ? ntok - 1 - (uint32_t)(rng() % (ntok < 512 ? ntok : 512))
+					    : (uint32_t)(rng() % ntok);
+		if (used[tok])
+			continue;
+		used[tok] = 1;
+		row[n++] = (int32_t)tok;
+	}
+	for (; n < g->topk; n++)
+		row[n] = -1;
+	for (i = g->topk - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)(rng() % (i + 1));
+		int32_t t = row[i];
+		row[i] = row[j];
+		row[j] = t;
+	}
+	memcpy(prev, row, 4ull * g->topk);
+	free(used);
+}
+
+static struct ess_manage_args make_args(const struct state *st)
+{
+	const struct geom *g = st->g;
+	const uint64_t lbase = (uint64_t)LAYER * g->max_req * g->slots;
+	struct ess_manage_args a;
+	memset(&a, 0, sizeof(a));
+	a.hs_token = st->tok_d + lbase;
+	a.hs_key = st->key_d + lbase;
+	a.hs_freq = st->freq_d + lbase;
+	a.hs_t = st->t_d + (uint64_t)LAYER * g->max_req;
+	a.slots = g->slots;
+	a.topk = g->topk;
+	a.policy = ESS_POLICY_LRU;
+	a.nreq = g->nreq;
+	a.reqs = st->reqs_d;
+	a.topk_rows = st->topk_d;
+	a.slots_out = st->out_d;
+	a.extent_off = st->ext_d;
+	a.ntokens = st->ntok_d;
+	a.layers = LAYERS;
+	a.layer = LAYER;
+	a.max_extents = st->max_ext;
+	a.extent_shift = EXT_SHIFT;
+	a.entry_bytes = ENTRY;
+	a.miss_off = st->moff_d;
+	a.miss_slot = st->mslot_d;
+	a.miss_token = st->mtok_d;
+	a.nmiss = st->nmiss_d;
+	a.counters = st->cnt_d;
+	a.err = st->err_d;
+	a.host_base = st->pool_d;
+	a.hot_base = st->hot_d;
+	a.do_fetch = 1;
+	return a;
+}
+
+/*
+ * One step over the batch reqs[]: rows given (host), expected error code for
+ * batch row bad_b (-1 none).  Runs the GPU (directly or by graph replay),
+ * the reference, and compares everything.  Returns the number of
+ * mismatches (details printed as TAP comments).
+ */
+static uint32_t step(struct state *st, const uint32_t *reqs, const int32_t *rows,
+		     int bad_b, int bad_code, cudaGraphExec_t gexec, cudaStream_t s)
+{
+	const struct geom *g = st->g;
+	const uint32_t K = g->topk, S = g->slots, B = g->nreq;
+	const uint32_t nmap = g->max_req * LAYERS;
+	uint32_t bad = 0;
+	CK(cudaMemcpyAsync(st->reqs_d, reqs, 4 * B, cudaMemcpyHostToDevice, s));
+	CK(cudaMemcpyAsync(st->topk_d, rows, 4ull * B * K, cudaMemcpyHostToDevice, s));
+	CK(cudaMemcpyAsync(st->ntok_d, st->ntok_h, 4 * nmap, cudaMemcpyHostToDevice, s));
+	CK(cudaMemcpyAsync(st->ext_d, st->ext_h, 8ull * nmap * st->max_ext,
+			   cudaMemcpyHostToDevice, s));
+	CK(cudaMemsetAsync(st->out_d, 0x7f, 4ull * B * K, s));	/* poison */
+	if (gexec) {
+		CK(cudaGraphLaunch(gexec, s));
+	} else {
+		struct ess_manage_args a = make_args(st);
+		int rc = ess_cuda_manage(&a, g->max_req, s);
+		if (rc) {
+			printf("# ess_cuda_manage: %d %s\n", rc, ess_cuda_last_error());
+			return 1;
+		}
+	}
+	CK(cudaStreamSynchronize(s));
+
+	int32_t *out = (int32_t *)malloc(4ull * B * K);
+	int32_t *mslot = (int32_t *)malloc(4ull * B * K);
+	int32_t *mtok = (int32_t *)malloc(4ull * B * K);
+	uint64_t *moff = (uint64_t *)malloc(8ull * B * K);
+	uint32_t *nmiss = (uint32_t *)malloc(4 * B);
+	int32_t err[2];
+	CK(cudaMemcpy(out, st->out_d, 4ull * B * K, cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(mslot, st->mslot_d, 4ull * B * K, cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(mtok, st->mtok_d, 4ull * B * K, cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(moff, st->moff_d, 8ull * B * K, cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(nmiss, st->nmiss_d, 4 * B, cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(err, st->err_d, 8, cudaMemcpyDeviceToHost));
+
+	int32_t *slot_ref = (int32_t *)malloc(4ull * K);
+	int32_t *mtok_ref = (int32_t *)malloc(4ull * (S > K ? S : K));
+	uint32_t *mslot_ref = (uint32_t *)malloc(4ull * (S > K ? S : K));
+	unsigned char *rowbuf = (unsigned char *)malloc(ENTRY);
+	for (uint32_t b = 0; b < B; b++) {
+		const uint32_t r = reqs[b];
+		const int32_t *row = rows + (uint64_t)b * K;
+		if ((int)b == bad_b) {
+			/* the reference sees no extents nor request bounds; for
+			 * the other codes it must refuse the row too */
+			if (bad_code != ESS_CUDA_EREQ && bad_code != ESS_CUDA_ENOEXTENT) {
+				struct ess_hotset_result res;
+				int rc = ess_hotset_resolve(&st->ref[r], row, K, slot_ref, mtok_ref,
+							    mslot_ref, &res);
+				if (rc != -EINVAL) {
+					printf("# reference accepted the bad row (%d)\n", rc);
+					bad++;
+				}
+			}
+			for (uint32_t i = 0; i < K; i++)
+				bad += out[(uint64_t)b * K + i] != -1;
+			bad += nmiss[b] != 0;
+			continue;
+		}
+		struct ess_hotset_result res;
+		int rc = ess_hotset_resolve(&st->ref[r], row, K, slot_ref, mtok_ref, mslot_ref, &res);
+		if (rc != 0) {
+			printf("# reference refused row %u: %d\n", b, rc);
+			bad++;
+			continue;
+		}
+		st->resolves++;
+		st->hits += res.hits;
+		st->misses += res.nmiss;
+		st->evictions += res.evictions;
+		for (uint32_t i = 0; i < K; i++)
+			st->lookups += row[i] >= 0;
+		uint32_t rb = 0;
+		for (uint32_t i = 0; i < K; i++) {
+			int32_t want = slot_ref[i] < 0 ? -1 : (int32_t)(r * S) + slot_ref[i];
+			if (row[i] == -1)
+				want = -1;
+			rb += out[(uint64_t)b * K + i] != want;
+		}
+		if (nmiss[b] != res.nmiss) {
+			rb++;
+		} else {
+			for (uint32_t j = 0; j < res.nmiss; j++) {
+				const uint64_t o = (uint64_t)b * K + j;
+				rb += mtok[o] != mtok_ref[j];
+				rb += mslot[o] != (int32_t)(r * S + mslot_ref[j]);
+				rb += moff[o] != host_off(st, r, mtok_ref[j]);
+			}
+		}
+		/* the hot buffer holds the host row of every valid entry */
+		for (uint32_t i = 0; i < K; i++) {
+			if (row[i] < 0)
+				continue;
+			int32_t gs = out[(uint64_t)b * K + i];
+			if (gs < 0 || (uint32_t)gs >= g->max_req * S) {
+				rb++;
+				continue;
+			}
+			CK(cudaMemcpy(rowbuf, st->hot_d + (uint64_t)gs * ENTRY, ENTRY,
+				      cudaMemcpyDeviceToHost));
+			rb += memcmp(rowbuf, st->pool_h + host_off(st, r, row[i]), ENTRY) != 0;
+		}
+		if (rb)
+			printf("# batch row %u (request %u): %u mismatches, %u misses gpu %u ref\n", b, r,
+			       rb, nmiss[b], res.nmiss);
+		bad += rb;
+	}
+	if (bad_b < 0 && (err[0] != 0)) {
+		printf("# error word set on a good step: %d (%s) request %d\n", err[0],
+		       ess_cuda_err_name(err[0]), err[1]);
+		bad++;
+	}
+	if (bad_b >= 0 && (err[0] != bad_code || err[1] != (int32_t)reqs[bad_b])) {
+		printf("# error word %d request %d, want %d request %u\n", err[0], err[1], bad_code,
+		       reqs[bad_b]);
+		bad++;
+	}
+	CK(cudaMemset(st->err_d, 0, 8));
+	free(out);
+	free(mslot);
+	free(mtok);
+	free(moff);
+	free(nmiss);
+	free(slot_ref);
+	free(mtok_ref);
+	free(mslot_ref);
+	free(rowbuf);
+	return bad;
+}
+
+/* Whole hot-set state of the layer equal to the reference? */
+static uint32_t compare_state(const struct state *st)
+{
+	const struct geom *g = st->g;
+	const uint64_t n = (uint64_t)g->max_req * g->slots;
+	const uint64_t lbase = (uint64_t)LAYER * n;
+	int32_t *tok = (int32_t *)malloc(4 * n);
+	uint64_t *key = (uint64_t *)malloc(8 * n);
+	uint32_t *freq = (uint32_t *)malloc(4 * n), t[256];
+	CK(cudaMemcpy(tok, st->tok_d + lbase, 4 * n, cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(key, st->key_d + lbase, 8 * n, cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(freq, st->freq_d + lbase, 4 * n, cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(t, st->t_d + (uint64_t)LAYER * g->max_req, 4 * g->max_req,
+		      cudaMemcpyDeviceToHost));
+	uint32_t bad = 0;
+	for (uint32_t r = 0; r < g->max_req; r++) {
+		const struct ess_hotset *h = &st->ref[r];
+		bad += t[r] != h->t;
+		for (uint32_t s = 0; s < g->slots; s++) {
+			uint64_t i = (uint64_t)r * g->slots + s;
+			bad += tok[i] != h->token[s] || key[i] != h->key[s] || freq[i] != h->freq[s];
+		}
+	}
+	free(tok);
+	free(key);
+	free(freq);
+	return bad;
+}
+
+static void pick_batch(const struct state *st, uint32_t *reqs)
+{
+	const struct geom *g = st->g;
+	uint32_t *p = (uint32_t *)malloc(4 * g->max_req);
+	for (uint32_t i = 0; i < g->max_req; i++)
+		p[i] = i;
+	for (uint32_t i = g->max_req - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)(rng() % (i + 1)), t = p[i];
+		p[i] = p[j];
+		p[j] = t;
+	}
+	memcpy(reqs, p, 4 * g->nreq);
+	free(p);
+}
+
+static void run_geom(const struct geom *g, int quick)
+{
+	struct state st;
+	setup(&st, g);
+	const uint32_t steps = quick ? (g->steps < 6 ? g->steps : 6) : g->steps;
+	const uint32_t K = g->topk, B = g->nreq;
+	uint32_t *reqs = (uint32_t *)malloc(4 * B);
+	int32_t *rows = (int32_t *)malloc(4ull * B * K);
+	cudaStream_t s;
+	CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+	cudaGraphExec_t gexec = NULL;
+	uint32_t bad = 0, state_bad = 0;
+	for (uint32_t k = 0; k < steps; k++) {
+		pick_batch(&st, reqs);
+		for (uint32_t b = 0; b < B; b++) {
+			st.ntok_h[reqs[b] * LAYERS + LAYER] += (uint32_t)(rng() % 3);
+			if (st.ntok_h[reqs[b] * LAYERS + LAYER] > g->max_tokens)
+				st.ntok_h[reqs[b] * LAYERS + LAYER] = g->max_tokens;
+			next_row(&st, reqs[b], rows + (uint64_t)b * K);
+		}
+		if (g->graph_from >= 0 && (int)k == (quick ? 3 : g->graph_from) && !gexec) {
+			cudaGraph_t graph;
+			struct ess_manage_args a = make_args(&st);
+			CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+			int rc = ess_cuda_manage(&a, g->max_req, s);
+			CK(cudaStreamEndCapture(s, &graph));
+			CK(cudaGraphInstantiate(&gexec, graph, 0));
+			CK(cudaGraphDestroy(graph));
+			tap_ok(rc == 0, "%s: management + fetch captured in a CUDA graph", g->name);
+		}
+		bad += step(&st, reqs, rows, -1, 0, gexec, s);
+		state_bad += compare_state(&st);
+	}
+	tap_ok(bad == 0, "%s: %u steps, slot ids, miss lists, offsets and fetched rows match the reference%s",
+	       g->name, steps, gexec ? " (graph replays included)" : "");
+	tap_ok(state_bad == 0, "%s: hot-set state (token, key, freq, t) identical after every step", g->name);
+
+	/* bad rows: each one in a batch of good rows */
+	static const struct { int code; const char *what; } cases[] = {
+		{ESS_CUDA_ERANGE, "token == tokens held"},
+		{ESS_CUDA_ERANGE, "token -7"},
+		{ESS_CUDA_EDUP, "token twice"},
+		{ESS_CUDA_ENOEXTENT, "token in an unallocated extent"},
+		{ESS_CUDA_EREQ, "request id >= max_requests"},
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		pick_batch(&st, reqs);
+		for (uint32_t b = 0; b < B; b++)
+			next_row(&st, reqs[b], rows + (uint64_t)b * K);
+		const int bb = (int)(rng() % B);
+		int32_t *row = rows + (uint64_t)bb * K;
+		uint32_t i0 = 0, i1;
+		while (row[i0] < 0)
+			i0++;
+		i1 = i0 + 1;
+		while (i1 < K && row[i1] < 0)
+			i1++;
+		const uint32_t r = reqs[bb];
+		uint64_t saved_ext = 0, ei = 0;
+		switch (c) {
+		case 0: row[i0] = (int32_t)st.ntok_h[r * LAYERS + LAYER]; break;
+		case 1: row[i0] = -7; break;
+		case 2: row[i1 < K ? i1 : i0] = row[i0]; break;
+		case 3:
+			ei = ((uint64_t)r * LAYERS + LAYER) * st.max_ext + ((uint32_t)row[i0] >> EXT_SHIFT);
+			saved_ext = st.ext_h[ei];
+			st.ext_h[ei] = UINT64_MAX;
+			break;
+		case 4: reqs[bb] = g->max_req + 3; break;
+		}
+		uint32_t nbad = 0;
+		nbad = step(&st, reqs, rows, bb, cases[c].code, NULL, s);
+		if (c == 3)
+			st.ext_h[ei] = saved_ext;
+		nbad += compare_state(&st);
+		tap_ok(nbad == 0, "%s: bad row (%s) sets error %s, writes -1, changes nothing; other rows resolved",
+		       g->name, cases[c].what, ess_cuda_err_name(cases[c].code));
+	}
+
+	uint64_t cnt[ESS_CUDA_NCOUNTERS];
+	CK(cudaMemcpy(cnt, st.cnt_d, sizeof(cnt), cudaMemcpyDeviceToHost));
+	tap_ok(cnt[ESS_CUDA_C_RESOLVES] == st.resolves && cnt[ESS_CUDA_C_HITS] == st.hits &&
+		       cnt[ESS_CUDA_C_MISSES] == st.misses && cnt[ESS_CUDA_C_EVICTIONS] == st.evictions &&
+		       cnt[ESS_CUDA_C_LOOKUPS] == st.lookups &&
+		       cnt[ESS_CUDA_C_BYTES_H2D] == st.misses * ENTRY,
+	       "%s: device counters equal the reference's (%llu resolves, %llu hits, %llu misses, %llu evictions)",
+	       g->name, (unsigned long long)st.resolves, (unsigned long long)st.hits,
+	       (unsigned long long)st.misses, (unsigned long long)st.evictions);
+	if (gexec)
+		cudaGraphExecDestroy(gexec);
+	cudaStreamDestroy(s);
+	free(reqs);
+	free(rows);
+	teardown(&st);
+}
+
+/* More valid entries than slots (topk > slots). */
+static void test_too_many(void)
+{
+	static const struct geom g = {"small-k>slots", 64, 96, 3, 2, 1024, 1, 50, 30, -1};
+	struct state st;
+	setup(&st, &g);
+	uint32_t reqs[2] = {2, 0};
+	int32_t rows[2 * 96];
+	cudaStream_t s;
+	CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+	for (int b = 0; b < 2; b++)
+		next_row(&st, reqs[b], rows + b * 96);	/* 68 valid of 96: > 64 */
+	for (int i = 0, nv = 0; i < 96; i++)	/* row 1 cut to 60 valid */
+		if (rows[96 + i] >= 0 && ++nv > 60)
+			rows[96 + i] = -1;
+	uint32_t nbad = step(&st, reqs, rows, 0, ESS_CUDA_ETOOMANY, NULL, s);
+	nbad += compare_state(&st);
+	tap_ok(nbad == 0, "more valid entries than slots: error %s, rows -1, state unchanged",
+	       ess_cuda_err_name(ESS_CUDA_ETOOMANY));
+	cudaStreamDestroy(s);
+	teardown(&st);
+}
+
+static void test_bad_args(void)
+{
+	struct ess_manage_args a;
+	memset(&a, 0, sizeof(a));
+	a.nreq = 1;
+	tap_ok(ess_cuda_manage(&a, 4, 0) == -EINVAL, "management with NULL arrays is -EINVAL");
+	tap_ok(ess_cuda_manage(NULL, 4, 0) == -EINVAL, "management with NULL args is -EINVAL");
+}
+
+int main(void)
+{
+	tap_need_device();
+	rng_seed();
+	const int quick = getenv("ESS_GPU_QUICK") && atoi(getenv("ESS_GPU_QUICK"));
+	/* name, slots, topk, max_req, nreq, max_tokens, steps, keep%, unused%, graph */
+	static const struct geom small = {"small", 64, 48, 6, 5, 2048, 300, 70, 5, 150};
+	static const struct geom dsa = {"dsa-6144/2048", 6144, 2048, 10, 8, 16384, 40, 90, 2, 20};
+	static const struct geom sparse = {"k>slots-sparse", 96, 128, 4, 4, 4096, 120, 60, 40, -1};
+	test_bad_args();
+	run_geom(&small, quick);
+	run_geom(&dsa, quick);
+	run_geom(&sparse, quick);
+	test_too_many();
+	printf("1..%d\n", tap_n);
+	return tap_fail ? 1 : 0;
+}
