@@ -127,7 +127,8 @@ struct ess_heat_report {
 
 /*
  * Aggregation rule, applied to every heat block of every region once per
- * aggregation interval (sysfs aggregation_interval_ms) and by ESS_IOC_HEAT_TICK:
+ * aggregation interval (sysfs aggregation_interval_ms; regions created with
+ * ESS_CREATE_HEAT_MANUAL excepted) and by ESS_IOC_HEAT_TICK:
  *
  *	heat    = heat - heat * heat_decay_pct / 100 + pending
  *		  (64-bit arithmetic, integer division, saturating at U32_MAX)
@@ -177,6 +178,21 @@ struct ess_heat_tick {
 	__u64 reserved[2];	/* must be 0 */
 };
 
+/*
+ * Errors (Documentation/admin-guide/ioctl.md has the full list per ioctl).
+ * Argument checks come first, in this order: EFAULT (argument not
+ * readable), EINVAL (size, flags, reserved fields, ranges, names); then:
+ *   EBUSY	CREATE/ATTACH on a file already bound to a region
+ *   ENXIO	INFO, HEAT_* or mmap() on a file bound to no region
+ *   EEXIST	CREATE of a name a live, not destroyed region has
+ *   ENOENT	ATTACH/DESTROY of a name no live region has
+ *   EPERM	ATTACH/DESTROY of another user's region without CAP_SYS_ADMIN
+ *   ENOSPC	CREATE over the global cap (sysfs pinned_cap_bytes)
+ *   ENOMEM	CREATE over RLIMIT_MEMLOCK (without CAP_IPC_LOCK), or out of
+ *		memory (no free 2 MiB blocks on the node)
+ *   EINTR	CREATE interrupted by a fatal signal; nothing is left behind
+ *   ENOTTY	unknown command
+ */
 #define ESS_IOC_MAGIC		0xE5
 #define ESS_IOC_CREATE		_IOWR(ESS_IOC_MAGIC, 0x01, struct ess_create)
 #define ESS_IOC_ATTACH		_IOWR(ESS_IOC_MAGIC, 0x02, struct ess_attach)
