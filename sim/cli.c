@@ -38,13 +38,14 @@ static void usage(FILE *f)
 
 static int parse_contexts(const char *s, double *ctx, int *n)
 {
-	char buf[512], *tok, *save = NULL;
+	char buf[512], *rest = buf, *tok;
 
 	if (strlen(s) >= sizeof(buf))
 		return -1;
 	snprintf(buf, sizeof(buf), "%s", s);
 	*n = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	/* strsep keeps empty fields, so "8K,,16K" and "8K," are refused */
+	while ((tok = strsep(&rest, ","))) {
 		char *end;
 		unsigned long long v;
 
@@ -62,8 +63,7 @@ static int parse_contexts(const char *s, double *ctx, int *n)
 			return -1;
 		ctx[(*n)++] = (double)v;
 	}
-	/* a list that is only commas, or ends in one, is a typo */
-	return (*n == 0 || s[strlen(s) - 1] == ',') ? -1 : 0;
+	return *n ? 0 : -1;
 }
 
 int sim_cli_main(int argc, char **argv, FILE *out, FILE *err)

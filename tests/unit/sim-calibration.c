@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ess-sim calibration: every measured configuration in the CSV files of sim/calibration
+ * must be predicted within 10% by the simulator (built-in profile plus the
+ * row's overlay).  Only transfer measurements exist so far; the end-to-end
+ * decode-step calibration waits for the decode-loop benchmark (issue 8).
+ */
+#include <glob.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../sim/model.h"
+#include "../../sim/profile.h"
+
+#define MAX_ROWS 256
+
+struct cal {
+	char what[128], model[32], profile[256], file[256];
+	double rows, row_bytes, lo, hi;
+	int line;
+};
+
+static int n;
+
+static void ok(int cond, const char *desc)
+{
+	printf("%sok %d - %s\n", cond ? "" : "not ", ++n, desc);
+}
+
+/* Read one file's rows; returns how many, or -1 on a malformed line. */
+static int read_file(const char *path, struct cal *c, int max)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int got = 0, lineno = 0, header = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *fld[8], *s = line;
+		int nf = 0;
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '#' || !line[0])
+			continue;
+		if (!header) {	/* the column names */
+			header = 1;
+			continue;
+		}
+		while (nf < 8 && (fld[nf] = strsep(&s, ",")))
+			nf++;
+		if (nf != 7 || got >= max) {
+			printf("# %s:%d: want 7 fields\n", path, lineno);
+			fclose(f);
+			return -1;
+		}
+		snprintf(c[got].what, sizeof(c[got].what), "%s", fld[0]);
+		snprintf(c[got].model, sizeof(c[got].model), "%s", fld[1]);
+		c[got].rows = atof(fld[2]);
+		c[got].row_bytes = atof(fld[3]);
+		c[got].lo = atof(fld[4]);
+		c[got].hi = atof(fld[5]);
+		snprintf(c[got].profile, sizeof(c[got].profile), "%s", fld[6]);
+		snprintf(c[got].file, sizeof(c[got].file), "%s", path);
+		c[got].line = lineno;
+		if (c[got].rows <= 0 || c[got].row_bytes <= 0 || c[got].lo <= 0 ||
+		    c[got].hi < c[got].lo) {
+			printf("# %s:%d: bad numbers\n", path, lineno);
+			fclose(f);
+			return -1;
+		}
+		got++;
+	}
+	fclose(f);
+	return got;
+}
+
+int main(void)
+{
+	static struct cal c[MAX_ROWS];
+	int total = 0, bad = 0;
+	glob_t g;
+
+	if (glob("sim/calibration/*.csv", 0, NULL, &g) || g.gl_pathc == 0) {
+		printf("1..1\nnot ok 1 - calibration data found in sim/calibration/\n");
+		return 0;
+	}
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		int k = read_file(g.gl_pathv[i], c + total, MAX_ROWS - total);
+
+		if (k < 0)
+			bad = 1;
+		else
+			total += k;
+	}
+	printf("1..%d\n", total + 1);
+	ok(!bad && total > 0, "calibration files parse");
+	for (int i = 0; i < total; i++) {
+		struct sim_params p;
+		char err[512], desc[700];
+		double meas = c[i].rows * c[i].row_bytes / ((c[i].lo + c[i].hi) / 2 * 1e9);
+		double pred = -1;
+
+		sim_params_default(&p);
+		if (c[i].profile[0] && sim_profile_load(&p, c[i].profile, err, sizeof(err)))
+			printf("# %s\n", err);
+		else if (c[i].row_bytes != p.model.latent_entry)
+			printf("# row size %g is not the profile's %g\n", c[i].row_bytes,
+			       p.model.latent_entry);
+		else if (!strcmp(c[i].model, "fetch"))
+			pred = sim_fetch_time(&p, c[i].rows, 0);
+		else if (!strcmp(c[i].model, "fetch_overlap"))
+			pred = sim_fetch_time(&p, c[i].rows, 1);
+		else if (!strcmp(c[i].model, "writeback"))
+			pred = sim_writeback_time(&p, c[i].rows);
+		else if (!strcmp(c[i].model, "gather"))
+			pred = sim_gather_time(&p, c[i].rows);
+		else
+			printf("# unknown model '%s'\n", c[i].model);
+		snprintf(desc, sizeof(desc), "%.200s:%d %.120s: predicted %.3f ms, measured %.3f ms",
+			 c[i].file, c[i].line, c[i].what, pred * 1e3, meas * 1e3);
+		ok(pred > 0 && fabs(pred - meas) <= 0.10 * meas, desc);
+	}
+	globfree(&g);
+	return 0;
+}
