@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ESS NVMe extent store: fixed-size extents on a file or block device,
+ * read and written with O_DIRECT through io_uring, every extent checked by
+ * CRC32C.  Usable on its own; the tiering layer (ess_tier_*) puts it under
+ * a context's host pool.
+ *
+ * Model
+ * - The device is cut into slots of slot_bytes (the configured extent size
+ *   rounded up to the logical block size and to 4 KiB).  Slot s lives at
+ *   byte offset s * slot_bytes; there is no header on the device: the slot
+ *   table (which slots hold data, their length and CRC) lives in memory, as
+ *   the tier is a cache that does not outlive the process.
+ * - ess_nvme_alloc() reserves a slot, ess_nvme_write() queues a write of up
+ *   to extent_bytes from host memory into it, ess_nvme_read() queues a read
+ *   back; ess_nvme_submit() hands the queued operations to the kernel in one
+ *   system call and ess_nvme_reap() returns finished operations.
+ * - A write is complete only when its completion is reaped with status 0:
+ *   only then is its CRC recorded and the slot readable, and only then may
+ *   the caller release its host copy.  A failed write leaves the slot empty
+ *   (allocated, unreadable) and the host copy is the only one: keep it.
+ * - Every read is verified against the recorded CRC before its completion
+ *   reports status 0.  When the caller's buffer can take the I/O directly
+ *   (aligned, length a multiple of the logical block size) the data lands
+ *   there before the check, so on a failed read the buffer content is
+ *   undefined; otherwise it goes through an internal buffer and the caller's
+ *   buffer is written only when the check passed.
+ *
+ * Completion status values (struct ess_nvme_cpl.status)
+ *   0          success
+ *   -EBADMSG   read: CRC32C mismatch (the data on the device is damaged)
+ *   -ENODATA   read: short read (the file shrank under the store)
+ *   -EIO       device error (or the injected fault, see ess_nvme_inject)
+ *   -ENOSPC    write: the device or file system is full
+ *   -EFBIG     write: file size limit (RLIMIT_FSIZE) reached
+ *   other      any error the kernel returned for the operation
+ * ess_nvme_errmsg() describes the last failure in words.
+ *
+ * Not thread-safe: one thread drives a store.  Calls return 0 (or a count)
+ * or a negative errno value.
+ */
+#ifndef ESS_NVME_H
+#define ESS_NVME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ess_nvme_config.flags */
+#define ESS_NVME_CREATE    (1u << 0) /* create the file if it is missing */
+#define ESS_NVME_PREALLOC  (1u << 1) /* fallocate the whole capacity at open */
+#define ESS_NVME_NO_FIXED  (1u << 2) /* no registered buffers or files */
+#define ESS_NVME_FLAGS     (ESS_NVME_CREATE | ESS_NVME_PREALLOC | \
+			    ESS_NVME_NO_FIXED)
+
+#define ESS_NVME_QD_MAX        4096u
+#define ESS_NVME_EXTENT_MAX    (64u << 20)	/* largest extent_bytes */
+
+struct ess_nvme_config {
+	uint32_t size;		/* sizeof(struct ess_nvme_config) */
+	uint32_t flags;		/* ESS_NVME_* */
+	const char *path;	/* regular file or block device */
+	/* Bytes of the device to use from offset 0.  0: the whole block
+	 * device; required for a regular file (which grows as slots are
+	 * written unless ESS_NVME_PREALLOC). */
+	uint64_t capacity_bytes;
+	uint32_t extent_bytes;	/* largest extent, 1 .. ESS_NVME_EXTENT_MAX */
+	uint32_t queue_depth;	/* operations in flight, 1 .. ESS_NVME_QD_MAX */
+};
+
+void ess_nvme_config_default(struct ess_nvme_config *cfg);
+
+typedef struct ess_nvme ess_nvme;
+
+/* Open the store.  On failure *out is NULL and, when errmsg is not NULL,
+ * a message is copied there (errmsg_len bytes at most, NUL-terminated). */
+int ess_nvme_open(const struct ess_nvme_config *cfg, ess_nvme **out,
+		  char *errmsg, size_t errmsg_len);
+/* Waits for operations still in flight, then closes.  Their completions
+ * are dropped: reap before closing to learn their status. */
+void ess_nvme_close(ess_nvme *st);
+const char *ess_nvme_errmsg(const ess_nvme *st);
+
+/* Geometry: bytes per slot, logical block size, slots on the device. */
+uint32_t ess_nvme_slot_bytes(const ess_nvme *st);
+uint32_t ess_nvme_block_bytes(const ess_nvme *st);
+uint64_t ess_nvme_capacity_slots(const ess_nvme *st);
+
+/*
+ * Register host memory (e.g. the host pool) so that operations on buffers
+ * inside it use io_uring's registered-buffer path.  At most 15 ranges; only
+ * while nothing is in flight (-EBUSY).  When the kernel refuses (memlock
+ * limit) the range is still accepted for I/O, without registration, and
+ * the call returns 1 instead of 0.  Memory must stay mapped until close.
+ */
+int ess_nvme_register_memory(ess_nvme *st, void *base, size_t len);
+
+/* Slots.  alloc: -ENOSPC when every slot is taken.  free: -EBUSY while an
+ * operation on the slot is in flight, -EINVAL for a slot not allocated. */
+int ess_nvme_alloc(ess_nvme *st, uint64_t *slot);
+int ess_nvme_free(ess_nvme *st, uint64_t slot);
+/* 1 if the slot holds a verified-written extent, 0 if not, <0 if invalid. */
+int ess_nvme_slot_valid(const ess_nvme *st, uint64_t slot);
+
+/* ess_nvme_read flags */
+#define ESS_NVME_READ_CRITICAL (1u << 0) /* counted as a critical-path read */
+
+/*
+ * Queue a write of len bytes (1 .. extent_bytes) from buf into an allocated
+ * slot, or a read of the slot's extent (len must equal the length written)
+ * into buf.  tag comes back in the completion.  If the queue is full, the
+ * store first submits and waits for one operation to finish (its completion
+ * is kept for ess_nvme_reap()).  buf must stay untouched until the
+ * operation's completion is reaped.
+ */
+int ess_nvme_write(ess_nvme *st, uint64_t slot, const void *buf,
+		   uint32_t len, uint64_t tag);
+int ess_nvme_read(ess_nvme *st, uint64_t slot, void *buf, uint32_t len,
+		  uint32_t flags, uint64_t tag);
+
+/* Hand queued operations to the kernel; returns how many were submitted. */
+int ess_nvme_submit(ess_nvme *st);
+
+enum ess_nvme_op { ESS_NVME_OP_WRITE = 1, ESS_NVME_OP_READ = 2 };
+
+struct ess_nvme_cpl {
+	uint64_t tag;
+	uint64_t slot;
+	uint32_t op;		/* enum ess_nvme_op */
+	int32_t status;		/* 0 or a negative errno, see above */
+};
+
+/*
+ * Return up to max finished operations into cpl, submitting anything
+ * queued first.  Waits until at least min_wait have finished (clamped to
+ * what is in flight and queued); min_wait 0 never blocks.  Returns the
+ * count.
+ */
+int ess_nvme_reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
+		  unsigned int min_wait);
+/* Operations queued or in flight, and finished but not reaped. */
+unsigned int ess_nvme_pending(const ess_nvme *st);
+
+/*
+ * Fault injection for tests: the nth operation of kind op (1 = the next one)
+ * to complete from now on reports err (e.g. -EIO) instead of its real
+ * result; for a write, nothing is recorded, as for a real failure.  nth 0
+ * cancels.  Only for faults no real file can produce on demand.
+ */
+int ess_nvme_inject(ess_nvme *st, uint32_t op, uint64_t nth, int err);
+
+/* CRC32C (Castagnoli, as iSCSI and NVMe use it) of buf, via ISA-L: the
+ * check value, CRC32C("123456789"), is 0xe3069283. */
+uint32_t ess_nvme_crc32c(const void *buf, size_t len);
+
+struct ess_nvme_stats {
+	uint64_t writes;		/* extents written (verified complete) */
+	uint64_t write_bytes;		/* extent bytes of those */
+	uint64_t reads;			/* extents read and verified */
+	uint64_t read_bytes;
+	uint64_t critical_reads;	/* reads with ESS_NVME_READ_CRITICAL */
+	uint64_t checksum_failures;	/* reads failing the CRC32C check */
+	uint64_t short_reads;		/* reads that came back short */
+	uint64_t write_errors;		/* failed writes (any cause) */
+	uint64_t read_errors;		/* failed reads (any cause) */
+	uint64_t nospace_errors;	/* writes failing with ENOSPC/EFBIG */
+	uint64_t io_errors;		/* operations failing with EIO */
+	uint64_t submit_calls;		/* io_uring_submit system calls */
+	uint64_t fixed_ops;		/* operations on registered buffers */
+	uint64_t bounced_ops;		/* operations through internal buffers */
+	uint64_t slots_used;		/* level: slots allocated */
+	uint64_t slots_total;		/* level: capacity in slots */
+	uint32_t in_flight;		/* level: operations queued or in flight */
+	uint32_t fixed_files;		/* level: 1 if the file is registered */
+};
+int ess_nvme_stats_get(const ess_nvme *st, struct ess_nvme_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ESS_NVME_H */
