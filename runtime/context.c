@@ -266,11 +266,10 @@ void ess_destroy(ess_ctx *ctx)
 	if (!ctx)
 		return;
 	if (ctx->be_ready) {
-		ctx->be.ops->sync(&ctx->be, NULL);
+		/* Finish queued work and send its heat before the pool goes. */
+		ess_sync(ctx, NULL);
 		ctx->be.ops->fini(&ctx->be);
 	}
-	if (ctx->heat.fd >= 0)
-		ess_heat_flush(&ctx->heat);
 	ess_backend_unload(ctx->be_handle);
 	ess_pool_fini(&ctx->pool);
 	ess_pool_close(&ctx->pool);

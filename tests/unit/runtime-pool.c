@@ -140,6 +140,9 @@ int main(void)
 	if (pid == 0)
 		_exit(memlock_child());
 	waitpid(pid, &status, 0);
+	diag("memlock child: exited %d status %d signal %d", WIFEXITED(status),
+	     WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+	     WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 	ok(WIFEXITED(status) && !(WEXITSTATUS(status) & 1),
 	   "mlock refused: pool works unlocked, ess_stats.pool_unlocked = 1");
 	ok(WIFEXITED(status) && !(WEXITSTATUS(status) & 2),
