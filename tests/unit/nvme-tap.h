@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared helpers of the nvme-* unit tests: TAP output, a seeded PRNG, and
+ * a scratch file in a directory that supports O_DIRECT (tmpfs before Linux
+ * 6.6 does not, so /tmp may not do).
+ */
+#ifndef ESS_TESTS_NVME_TAP_H
+#define ESS_TESTS_NVME_TAP_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int tap_n;
+static int tap_failed;
+
+static inline void tap_plan(int n)
+{
+	printf("1..%d\n", n);
+	fflush(stdout);
+}
+
+static inline int tap_ok(int cond, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static inline int tap_ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok %d - ", cond ? "" : "not ", ++tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!cond)
+		tap_failed = 1;
+	return cond;
+}
+
+static inline void tap_skip_all(const char *why)
+{
+	printf("1..0 # SKIP %s\n", why);
+	fflush(stdout);
+	exit(0);
+}
+
+static inline void tap_diag(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static inline void tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static inline uint64_t rng_next(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	rng_state = x;
+	return x;
+}
+
+static inline void rng_fill(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (i % 8 == 0) {
+			uint64_t v = rng_next();
+
+			memcpy(p + i, &v, len - i < 8 ? len - i : 8);
+		}
+	}
+}
+
+/*
+ * Make a scratch file for an O_DIRECT store in $ESS_TEST_DIR, /var/tmp or
+ * /tmp, the first that takes O_DIRECT.  Writes its path into path (unlinked
+ * by the caller).  Returns 0, or -1 with a reason in why.
+ */
+static inline int nvme_scratch(char *path, size_t len, char *why, size_t whylen)
+{
+	const char *dirs[] = { getenv("ESS_TEST_DIR"), "/var/tmp", "/tmp" };
+	size_t i;
+
+	snprintf(why, whylen, "no directory takes O_DIRECT:");
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		int fd, dfd;
+
+		if (!dirs[i] || !dirs[i][0])
+			continue;
+		snprintf(path, len, "%s/ess-nvme-test.XXXXXX", dirs[i]);
+		fd = mkstemp(path);
+		if (fd < 0) {
+			size_t u = strlen(why);
+
+			snprintf(why + u, whylen - u, " %s (%s)", dirs[i],
+				 strerror(errno));
+			continue;
+		}
+		close(fd);
+		dfd = open(path, O_RDWR | O_DIRECT);
+		if (dfd >= 0) {
+			close(dfd);
+			return 0;
+		} else {
+			size_t u = strlen(why);
+
+			snprintf(why + u, whylen - u, " %s (%s)", dirs[i],
+				 strerror(errno));
+		}
+		unlink(path);
+	}
+	return -1;
+}
+
+#endif /* ESS_TESTS_NVME_TAP_H */
