@@ -39,6 +39,7 @@ if [ -z "$busybox" ] || ! file -L "$busybox" 2>/dev/null | grep -q 'statically l
 fi
 
 stage=$(mktemp -d)
+chmod 755 "$stage"	# other uids must reach /dev and /tmp
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,run,mnt,tests,lib/modules}
 
