@@ -26,6 +26,11 @@ static void usage(FILE *f)
 "                         repeatable, applied in order with --profile\n"
 "  -c, --contexts LIST    comma-separated contexts, e.g. 8K,32K,100000\n"
 "                         (default 8K,16K,32K,64K,128K)\n"
+"  -t, --trace FILE       take ESS's miss rate from a replay of this top-k\n"
+"                         trace (ess.slots, ess.policy); FILE 'synthetic'\n"
+"                         = the synthetic DSA trace at each row's context\n"
+"      --miss-curve LIST  with --trace: print CSV policy,slots,miss_rate for\n"
+"                         each slot count in LIST, every policy and OPT\n"
 "      --csv              CSV instead of the table\n"
 "      --breakdown        per-step time of each part, in ms\n"
 "      --dump-profile     print the effective profile and exit\n"
@@ -66,13 +71,45 @@ static int parse_contexts(const char *s, double *ctx, int *n)
 	return *n ? 0 : -1;
 }
 
-int sim_cli_main(int argc, char **argv, FILE *out, FILE *err)
+/* --miss-curve: every policy and Belady's optimum at each slot count. */
+static int miss_curve(const struct sim_params *p, const struct sim_replayer *r,
+		      const char *trace, const double *slots, int n, FILE *out,
+		      FILE *err)
 {
+	const char *const *names = r->policies(r->ctx);
+	char msg[512];
+
+	fprintf(out, "policy,slots,miss_rate\n");
+	for (int k = 0; ; k++) {
+		const char *pol = names[k] ? names[k] : "opt";
+
+		for (int i = 0; i < n; i++) {
+			double rate;
+
+			if (r->miss_rate(r->ctx, trace, p->work.context, p->model.topk,
+					 slots[i], pol, &rate, msg, sizeof(msg))) {
+				fprintf(err, "ess-sim: %s\n", msg);
+				return 1;
+			}
+			fprintf(out, "%s,%ld,%.6f\n", pol, (long)slots[i], rate);
+		}
+		if (!names[k])
+			break;
+	}
+	return ferror(out) ? 1 : 0;
+}
+
+int sim_cli_main(int argc, char **argv, FILE *out, FILE *err,
+		 const struct sim_replayer *replay)
+{
+	const char *trace = NULL;
+	double curve[MAX_CTX], miss[MAX_CTX];
+	int ncurve = 0;
 	static const double def_ctx[] = { 8192, 16384, 32768, 65536, 131072 };
 	struct sim_params p;
 	double ctx[MAX_CTX];
 	int nctx = 5, csv = 0, breakdown = 0, dump = 0, keys = 0, nprof = 0;
-	char msg[512], pname[256] = "built-in";
+	char msg[512], pname[256] = "built-in", msgsrc[300];
 
 	memcpy(ctx, def_ctx, sizeof(def_ctx));
 	sim_params_default(&p);
@@ -81,7 +118,9 @@ int sim_cli_main(int argc, char **argv, FILE *out, FILE *err)
 		const char *val = NULL;
 		int needs = !strcmp(a, "-p") || !strcmp(a, "--profile") ||
 			    !strcmp(a, "-s") || !strcmp(a, "--set") ||
-			    !strcmp(a, "-c") || !strcmp(a, "--contexts");
+			    !strcmp(a, "-c") || !strcmp(a, "--contexts") ||
+			    !strcmp(a, "-t") || !strcmp(a, "--trace") ||
+			    !strcmp(a, "--miss-curve");
 
 		if (needs) {
 			if (i + 1 >= argc) {
@@ -109,6 +148,13 @@ int sim_cli_main(int argc, char **argv, FILE *out, FILE *err)
 			if (parse_contexts(val, ctx, &nctx)) {
 				fprintf(err, "ess-sim: bad context list '%s' (want e.g. 8K,32K; "
 					"at most %d, each 1..1e9)\n", val, MAX_CTX);
+				return 2;
+			}
+		} else if (!strcmp(a, "-t") || !strcmp(a, "--trace")) {
+			trace = val;
+		} else if (!strcmp(a, "--miss-curve")) {
+			if (parse_contexts(val, curve, &ncurve)) {
+				fprintf(err, "ess-sim: bad slot list '%s' (want e.g. 2048,4K)\n", val);
 				return 2;
 			}
 		} else if (!strcmp(a, "--csv")) {
@@ -142,9 +188,40 @@ int sim_cli_main(int argc, char **argv, FILE *out, FILE *err)
 			"active_experts <= routed_experts, ep <= routed_experts\n");
 		return 1;
 	}
+	if ((trace || ncurve) && !replay) {
+		fprintf(err, "ess-sim: this build has no trace replay\n");
+		return 2;
+	}
+	if (ncurve && !trace) {
+		fprintf(err, "ess-sim: --miss-curve needs --trace\n");
+		return 2;
+	}
+	if (ncurve)
+		return miss_curve(&p, replay, trace, curve, ncurve, out, err);
+	if (trace) {
+		for (int i = 0; i < nctx; i++) {
+			/* a file trace has one miss rate; only synthetic varies */
+			if (i > 0 && strcmp(trace, "synthetic")) {
+				miss[i] = miss[0];
+				continue;
+			}
+			if (replay->miss_rate(replay->ctx, trace, ctx[i], p.model.topk,
+					      p.ess.slots, p.ess.policy, &miss[i],
+					      msg, sizeof(msg))) {
+				fprintf(err, "ess-sim: %s\n", msg);
+				return 1;
+			}
+		}
+		snprintf(msgsrc, sizeof(msgsrc), "from a replay of %s%s", trace,
+			 strcmp(trace, "synthetic") ? "" : " traces at each context");
+	} else {
+		snprintf(msgsrc, sizeof(msgsrc), "%.4g (given, ess.miss_rate)",
+			 p.ess.miss_rate);
+	}
 	if (csv)
-		sim_csv_write(&p, ctx, nctx, out);
+		sim_csv_write(&p, ctx, trace ? miss : NULL, nctx, out);
 	else
-		sim_table_write(&p, ctx, nctx, pname, breakdown, out);
+		sim_table_write(&p, ctx, trace ? miss : NULL, nctx, pname, msgsrc,
+				breakdown, out);
 	return ferror(out) ? 1 : 0;
 }

@@ -9,6 +9,10 @@
 
 #include <stdio.h>
 
-int sim_cli_main(int argc, char **argv, FILE *out, FILE *err);
+#include "replay.h"
+
+/* replay may be NULL: then --trace and --miss-curve are refused. */
+int sim_cli_main(int argc, char **argv, FILE *out, FILE *err,
+		 const struct sim_replayer *replay);
 
 #endif /* ESS_SIM_CLI_H */

@@ -60,24 +60,35 @@ static void breakdown_write(const char *side, const struct sim_point *pt, FILE *
 	fprintf(out, "  = %.2f ms\n", s->total * 1e3);
 }
 
-void sim_table_write(const struct sim_params *p, const double *ctx, int n,
-		     const char *profile_name, int breakdown, FILE *out)
+static void with_miss(const struct sim_params *p, const double *miss, int i,
+		      struct sim_params *q)
 {
-	fprintf(out, "ess-sim: DeepSeek-V3.2-Exp decode, baseline vs ESS, per GPU "
-		"(profile: %s; output %ld tokens; ESS miss rate %.3g, %ld slots, %s)\n",
-		profile_name, (long)p->work.output, p->ess.miss_rate,
-		(long)p->ess.slots, p->ess.policy);
-	fprintf(out, "%-7s | %-27s | %-27s | %-7s | %s\n", "",
+	*q = *p;
+	if (miss)
+		q->ess.miss_rate = miss[i];
+}
+
+void sim_table_write(const struct sim_params *p, const double *ctx,
+		     const double *miss, int n, const char *profile_name,
+		     const char *miss_src, int breakdown, FILE *out)
+{
+	fprintf(out, "ess-sim: DeepSeek-V3.2-Exp decode, baseline vs ESS, tokens/s per GPU\n"
+		"  profile: %s; output %ld tokens; ESS: %ld slots, %s, miss rate %s\n",
+		profile_name, (long)p->work.output, (long)p->ess.slots, p->ess.policy,
+		miss_src);
+	fprintf(out, "%-7s | %-27s | %-34s | %-7s | %s\n", "",
 		"baseline", "ESS", "", "paper (tok/s per GPU)");
-	fprintf(out, "%-7s | %5s %-4s %7s %8s | %5s %-4s %7s %8s | %7s | %6s %6s %7s\n",
-		"context", "batch", "by", "step ms", "tok/s", "batch", "by",
+	fprintf(out, "%-7s | %5s %-4s %7s %8s | %5s %-4s %6s %7s %8s | %7s | %6s %6s %7s\n",
+		"context", "batch", "by", "step ms", "tok/s", "batch", "by", "miss%",
 		"step ms", "tok/s", "gain", "base", "ESS", "gain");
 	for (int i = 0; i < n; i++) {
 		struct sim_row r;
+		struct sim_params q;
 		const struct sim_paper *pp = sim_paper_at(ctx[i]);
 		char c[32], gain[16] = "-", pb[16] = "-", pe[16] = "-", pg[16] = "-";
 
-		sim_row_eval(p, ctx[i], &r);
+		with_miss(p, miss, i, &q);
+		sim_row_eval(&q, ctx[i], &r);
 		ctx_str(ctx[i], c, sizeof(c));
 		if (r.ratio > 0)
 			snprintf(gain, sizeof(gain), "%+.1f%%", (r.ratio - 1) * 100);
@@ -86,10 +97,11 @@ void sim_table_write(const struct sim_params *p, const double *ctx, int n,
 			snprintf(pe, sizeof(pe), "%.0f", pp->ess_tok_s);
 			snprintf(pg, sizeof(pg), "%+.1f%%", pp->gain * 100);
 		}
-		fprintf(out, "%-7s | %5ld %-4s %7.2f %8.0f | %5ld %-4s %7.2f %8.0f | %7s | %6s %6s %7s\n",
+		fprintf(out, "%-7s | %5ld %-4s %7.2f %8.0f | %5ld %-4s %6.2f %7.2f %8.0f | %7s | %6s %6s %7s\n",
 			c, r.base.batch, sim_limit_name(r.base.limit), r.base.step.total * 1e3,
 			r.base.tok_s, r.ess.batch, sim_limit_name(r.ess.limit),
-			r.ess.step.total * 1e3, r.ess.tok_s, gain, pb, pe, pg);
+			q.ess.miss_rate * 100, r.ess.step.total * 1e3, r.ess.tok_s, gain,
+			pb, pe, pg);
 		if (breakdown) {
 			breakdown_write("baseline", &r.base, out);
 			breakdown_write("ESS", &r.ess, out);
@@ -99,8 +111,8 @@ void sim_table_write(const struct sim_params *p, const double *ctx, int n,
 		"Node figures: x%ld.\n", (long)p->hw.gpus_per_node);
 }
 
-void sim_csv_write(const struct sim_params *p, const double *ctx, int n,
-		   FILE *out)
+void sim_csv_write(const struct sim_params *p, const double *ctx,
+		   const double *miss, int n, FILE *out)
 {
 	fprintf(out, "context,base_batch,base_limit,base_step_ms,base_tok_s,"
 		"ess_batch,ess_limit,ess_step_ms,ess_tok_s,ratio,ess_fetch_mb_per_step,"
@@ -108,15 +120,17 @@ void sim_csv_write(const struct sim_params *p, const double *ctx, int n,
 		"paper_ratio\n");
 	for (int i = 0; i < n; i++) {
 		struct sim_row r;
+		struct sim_params q;
 		const struct sim_paper *pp = sim_paper_at(ctx[i]);
 
-		sim_row_eval(p, ctx[i], &r);
+		with_miss(p, miss, i, &q);
+		sim_row_eval(&q, ctx[i], &r);
 		fprintf(out, "%ld,%ld,%s,%.4f,%.2f,%ld,%s,%.4f,%.2f,%.4f,%.3f,%.4f,%.6g,%ld,",
 			(long)ctx[i], r.base.batch, sim_limit_name(r.base.limit),
 			r.base.step.total * 1e3, r.base.tok_s, r.ess.batch,
 			sim_limit_name(r.ess.limit), r.ess.step.total * 1e3, r.ess.tok_s,
 			r.ratio, r.ess.step.fetch_bytes / 1e6,
-			r.ess.step.fetch_exposed * 1e3, p->ess.miss_rate, (long)p->ess.slots);
+			r.ess.step.fetch_exposed * 1e3, q.ess.miss_rate, (long)p->ess.slots);
 		if (pp)
 			fprintf(out, "%.0f,%.0f,%.4f\n", pp->base_tok_s, pp->ess_tok_s,
 				1 + pp->gain);

@@ -25,9 +25,14 @@ const struct sim_paper *sim_paper_at(double context);
 /* Evaluate both sides at p with workload.context replaced by context. */
 void sim_row_eval(const struct sim_params *p, double context, struct sim_row *r);
 
-void sim_table_write(const struct sim_params *p, const double *ctx, int n,
-		     const char *profile_name, int breakdown, FILE *out);
-void sim_csv_write(const struct sim_params *p, const double *ctx, int n,
-		   FILE *out);
+/*
+ * miss: per-context ESS miss rates (from a replay), or NULL to use
+ * p->ess.miss_rate everywhere; miss_src says where they came from.
+ */
+void sim_table_write(const struct sim_params *p, const double *ctx,
+		     const double *miss, int n, const char *profile_name,
+		     const char *miss_src, int breakdown, FILE *out);
+void sim_csv_write(const struct sim_params *p, const double *ctx,
+		   const double *miss, int n, FILE *out);
 
 #endif /* ESS_SIM_REPORT_H */

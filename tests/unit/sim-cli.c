@@ -40,7 +40,7 @@ static int run(const char *first, ...)
 		argv[argc++] = (char *)a;
 	va_end(ap);
 	argv[argc] = NULL;
-	rc = sim_cli_main(argc, argv, o, e);
+	rc = sim_cli_main(argc, argv, o, e, NULL);
 	fclose(o);
 	fclose(e);
 	return rc;
@@ -71,13 +71,13 @@ int main(void)
 	char err[256];
 	int rc, fd;
 
-	printf("1..20\n");
+	printf("1..22\n");
 
 	rc = run(NULL);
 	ok(rc == 0 && strstr(out_buf, "32K") && strstr(out_buf, "128K") &&
 	   strstr(out_buf, "+69.4%") && strstr(out_buf, "+123.0%") && !*err_buf,
 	   "default run prints the 8K..128K table beside the paper's figures");
-	ok(count_lines(out_buf) == 4 + 5, "table: 3 header lines, 5 contexts, 1 legend");
+	ok(count_lines(out_buf) == 4 + 5 + 1, "table: 4 header lines, 5 contexts, 1 legend");
 
 	rc = run("--csv", NULL);
 	ok(rc == 0 && !strncmp(out_buf, "context,base_batch,base_limit,base_step_ms,base_tok_s,"
@@ -144,6 +144,11 @@ int main(void)
 	ok(fd >= 0 && rc == 1 && strstr(err_buf, ":2: hw.hbm_bw: bad unit 'GB'") && !*out_buf,
 	   "bad profile line: exit 1, file:line in the message, no table");
 	unlink(path);
+
+	rc = run("--trace", "synthetic", NULL);
+	ok(rc == 2 && strstr(err_buf, "no trace replay"), "--trace without a replayer: exit 2");
+	rc = run("--miss-curve", "4K", NULL);
+	ok(rc == 2, "--miss-curve without --trace: exit 2");
 
 	rc = run("--help", NULL);
 	ok(rc == 0 && strstr(out_buf, "usage: ess-sim") && strstr(out_buf, "--csv"), "--help: exit 0");
