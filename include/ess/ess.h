@@ -204,7 +204,7 @@ struct ess_stats {
 	uint64_t lookups;	/* valid top-k entries resolved */
 	uint64_t hits;
 	uint64_t misses;
-	uint64_t evictions;	/* misses or appends that replaced a row */
+	uint64_t evictions;	/* fills (miss, warm-up, append) that replaced a row */
 	uint64_t appends;	/* rows appended */
 	uint64_t ingested;	/* rows ingested from prefill */
 	uint64_t warmups;	/* rows loaded by warm-up */
