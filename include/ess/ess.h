@@ -131,7 +131,10 @@ const char *const *ess_policy_names(void);
 /*
  * Requests.  A request id is its row in the hot buffer, 0..max_requests-1,
  * so the slot ids of request r in a layer are r*slots .. r*slots+slots-1.
- * The tag is the engine's own id, kept for statistics and lookup.
+ * The tag is the engine's own id, kept for statistics and lookup (and, in
+ * a named region, across a restart).  add: lowest free id, -EEXIST for a
+ * live tag, -ENOSPC when all ids are in use.  remove: frees the request's
+ * extents and empties its hot sets; -ENOENT if not in use.
  */
 int ess_request_add(ess_ctx *ctx, uint64_t tag, uint32_t *req);
 int ess_request_remove(ess_ctx *ctx, uint32_t req);
@@ -153,7 +156,8 @@ int ess_ingest(ess_ctx *ctx, uint32_t req, uint32_t layer,
 /*
  * Warm-up: load these tokens of the layer into the request's hot buffer
  * (the prefill's last top-k), as if they had been resolved once.  Host
- * array; -1 entries are ignored; at most `slots` tokens.
+ * array of n <= slots entries; -1 entries are ignored; the others distinct
+ * and < the tokens held.  Completes before returning.
  */
 int ess_warmup(ess_ctx *ctx, uint32_t req, uint32_t layer,
 	       const int32_t *tokens, uint32_t n);
