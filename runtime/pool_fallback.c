@@ -42,10 +42,16 @@ static int pick_node(int node, char *err, size_t errlen)
 {
 	int cpu;
 
-	if (numa_available() < 0)
-		return node >= 0 && node != 0 ? (snprintf(err, errlen,
-			"NUMA node %d requested but NUMA is not available",
-			node), -EINVAL) : -1;
+	if (numa_available() < 0) {
+		/* No NUMA: node 0 is the only one there is. */
+		if (node > 0) {
+			snprintf(err, errlen,
+				 "NUMA node %d requested but NUMA is not available",
+				 node);
+			return -EINVAL;
+		}
+		return -1;
+	}
 	if (node >= 0) {
 		if (node > numa_max_node()) {
 			snprintf(err, errlen, "NUMA node %d does not exist (max %d)",
