@@ -28,3 +28,13 @@ sim-defaults:
 	  echo 'const char sim_default_profile[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' sim/profiles/paper-h200.profile; \
 	  printf '\t;\n'; } > sim/defaults.c
+
+# Optional plots (gnuplot is not a dependency of build or tests).
+.PHONY: sim-plot
+sim-plot: $(BUILD)/bin/ess-sim
+	@command -v gnuplot >/dev/null || { echo "sim-plot: needs gnuplot (apt-get install gnuplot-nox)" >&2; exit 1; }
+	@mkdir -p $(BUILD)/sim
+	$(BUILD)/bin/ess-sim --csv > $(BUILD)/sim/throughput.csv
+	$(BUILD)/bin/ess-sim --trace synthetic --miss-curve 2048,3072,4096,5120,6144,8192 > $(BUILD)/sim/miss.csv
+	gnuplot -e "tput='$(BUILD)/sim/throughput.csv'; miss='$(BUILD)/sim/miss.csv'; outdir='$(BUILD)/sim'" sim/plot.gp
+	@echo "wrote $(BUILD)/sim/throughput.png $(BUILD)/sim/miss-rate.png"
