@@ -60,16 +60,17 @@ static uint64_t rng(void)
 
 static int reps = 9;
 static cudaEvent_t ev0, ev1;
+static cudaStream_t bs;	/* every timed operation runs here */
 
 template <typename F> static double median_ms(F f)
 {
 	std::vector<float> v;
 	f(0);	/* warm-up */
-	CK(cudaDeviceSynchronize());
+	CK(cudaStreamSynchronize(bs));
 	for (int i = 0; i < reps; i++) {
-		CK(cudaEventRecord(ev0));
+		CK(cudaEventRecord(ev0, bs));
 		f(i + 1);
-		CK(cudaEventRecord(ev1));
+		CK(cudaEventRecord(ev1, bs));
 		CK(cudaEventSynchronize(ev1));
 		float ms;
 		CK(cudaEventElapsedTime(&ms, ev0, ev1));
@@ -270,16 +271,16 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 		CK(cudaMemset(m.err_d, 0, 8));
 		for (uint32_t k = 0; k < warm; k++) {
 			a.topk_rows = m.rows_d + (size_t)k * batch * TOPK;
-			CR(ess_cuda_manage(&a, batch, 0));
+			CR(ess_cuda_manage(&a, batch, bs));
 		}
 		CK(cudaMemset(m.cnt_d, 0, 8 * ESS_CUDA_NCOUNTERS));
 		CK(cudaDeviceSynchronize());
-		CK(cudaEventRecord(ev0));
+		CK(cudaEventRecord(ev0, bs));
 		for (uint32_t k = warm; k < steps; k++) {
 			a.topk_rows = m.rows_d + (size_t)k * batch * TOPK;
-			CR(ess_cuda_manage(&a, batch, 0));
+			CR(ess_cuda_manage(&a, batch, bs));
 		}
-		CK(cudaEventRecord(ev1));
+		CK(cudaEventRecord(ev1, bs));
 		CK(cudaEventSynchronize(ev1));
 		float ms;
 		CK(cudaEventElapsedTime(&ms, ev0, ev1));
@@ -319,6 +320,7 @@ int main(int argc, char **argv)
 	cudaRuntimeGetVersion(&rt);
 	CK(cudaEventCreate(&ev0));
 	CK(cudaEventCreate(&ev1));
+	CK(cudaStreamCreateWithFlags(&bs, cudaStreamNonBlocking));
 	time_t now = time(NULL);
 	char date[64];
 	strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
@@ -347,60 +349,62 @@ int main(int argc, char **argv)
 	const uint64_t bulk = 1ull << 30;
 	unsigned char *bulk_d;
 	CK(cudaMalloc(&bulk_d, bulk));
-	double h2d = gbs(bulk, median_ms([&](int) { CK(cudaMemcpyAsync(bulk_d, pool_h, bulk, cudaMemcpyHostToDevice, 0)); }));
-	double d2h = gbs(bulk, median_ms([&](int) { CK(cudaMemcpyAsync(pool_h + bulk, bulk_d, bulk, cudaMemcpyDeviceToHost, 0)); }));
+	double h2d = gbs(bulk, median_ms([&](int) { CK(cudaMemcpyAsync(bulk_d, pool_h, bulk, cudaMemcpyHostToDevice, bs)); }));
+	double d2h = gbs(bulk, median_ms([&](int) { CK(cudaMemcpyAsync(pool_h + bulk, bulk_d, bulk, cudaMemcpyDeviceToHost, bs)); }));
 	CK(cudaFree(bulk_d));
 	printf("| bulk pinned cudaMemcpy 1 GiB | H2D %.1f GB/s | D2H %.1f GB/s |\n|---|---|---|\n\n", h2d, d2h);
 
 	/* tuning sweep at batch 64, 10% misses */
 	printf("## SM gather tuning (batch 64, 10%% misses = 205 rows/request, %u rows, sorted)\n\n",
 	       64 * 205);
-	printf("| loads in flight/thread | blocks | gather GB/s | x bulk H2D | scatter GB/s | x bulk D2H |\n|---|---|---|---|---|---|\n");
+	printf("| load hint | loads in flight/thread | blocks | gather GB/s | x bulk H2D | scatter GB/s | x bulk D2H |\n|---|---|---|---|---|---|---|\n");
 	struct dlist lists[NLISTS];
 	for (int i = 0; i < NLISTS; i++)
 		make_list(&lists[i], 64, 205, pool_rows, 0);
-	uint32_t best_u = 8, best_b = 0;
+	uint32_t best_u = 8, best_b = 0, best_h = 0;
 	double best = 0;
 	const uint32_t unrolls[] = {4, 8, 16};
-	const uint32_t blockss[] = {8, 16, 33, 66, 132, 264, 528};
+	const uint32_t blockss[] = {8, 16, 33, 66, 132, 264};
+	for (uint32_t h = 0; h < 3; h++)
 	for (uint32_t u : unrolls)
 		for (uint32_t bl : blockss) {
-			struct ess_fetch_tune tu = {bl, u};
+			struct ess_fetch_tune tu = {bl, u, h};
 			const uint64_t bytes = (uint64_t)lists[0].n * ROW;
-			double g = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, 0)); }));
-			double s = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, 0)); }));
-			printf("| %u | %u | %.1f | %.2f | %.1f | %.2f |\n", u, bl, g, g / h2d, s, s / d2h);
+			double g = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
+			double s = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
+			printf("| %u | %u | %u | %.1f | %.2f | %.1f | %.2f |\n", h, u, bl, g, g / h2d, s, s / d2h);
 			if (g > best) {
 				best = g;
 				best_u = u;
 				best_b = bl;
+				best_h = h;
 			}
 		}
 	for (int i = 0; i < NLISTS; i++)
 		free_list(&lists[i]);
-	printf("\nbest: %u loads in flight, %u blocks\n\n", best_u, best_b);
+	printf("\nbest gather: hint %u, %u loads in flight, %u blocks\n\n", best_h, best_u, best_b);
 
 	/* main table */
 	printf("## Fetch by batch and miss rate (SM path at the best tuning; copy engine)\n\n");
 	printf("| batch | miss %% | rows | SM gather GB/s | x bulk | SM scatter GB/s | x bulk | CE gather GB/s (copies) | CE gather, warm-up slots GB/s (copies) |\n|---|---|---|---|---|---|---|---|---|\n");
 	const uint32_t batches[] = {16, 64, 128};
 	const uint32_t rates[] = {5, 10, 20};
-	struct ess_fetch_tune tu = {best_b, best_u};
+	struct ess_fetch_tune tu = {best_b, best_u, best_h};
 	for (uint32_t bt : batches)
 		for (uint32_t rate : rates) {
 			const uint32_t miss = TOPK * rate / 100;
 			for (int i = 0; i < NLISTS; i++)
 				make_list(&lists[i], bt, miss, pool_rows, 0);
 			const uint64_t bytes = (uint64_t)lists[0].n * ROW;
-			double g = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, 0)); }));
-			double s = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, 0)); }));
+			double g = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
+			double s = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
 			uint32_t nc = 0, nc2 = 0;
-			double ce = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_copy_ce(pool_h, hot_d, ROW, lists[i % NLISTS].off.data(), lists[i % NLISTS].slot.data(), lists[i % NLISTS].n, 0, &nc, 0)); }));
+			double ce = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_copy_ce(pool_h, hot_d, ROW, lists[i % NLISTS].off.data(), lists[i % NLISTS].slot.data(), lists[i % NLISTS].n, 0, &nc, bs)); }));
 			for (int i = 0; i < NLISTS; i++)
 				free_list(&lists[i]);
 			for (int i = 0; i < NLISTS; i++)
 				make_list(&lists[i], bt, miss, pool_rows, 1);
-			double ce2 = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_copy_ce(pool_h, hot_d, ROW, lists[i % NLISTS].off.data(), lists[i % NLISTS].slot.data(), lists[i % NLISTS].n, 0, &nc2, 0)); }));
+			double ce2 = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_copy_ce(pool_h, hot_d, ROW, lists[i % NLISTS].off.data(), lists[i % NLISTS].slot.data(), lists[i % NLISTS].n, 0, &nc2, bs)); }));
 			for (int i = 0; i < NLISTS; i++)
 				free_list(&lists[i]);
 			printf("| %u | %u | %u | %.1f | %.2f | %.1f | %.2f | %.2f (%u) | %.1f (%u) |\n", bt, rate,

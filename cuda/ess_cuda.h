@@ -42,6 +42,7 @@ struct ess_fetch_list {
 struct ess_fetch_tune {
 	uint32_t blocks;	/* grid size (0: 2 per SM) */
 	uint32_t unroll;	/* 16-byte loads in flight per thread: 4, 8, 16 */
+	uint32_t hint;		/* gather loads: 0 plain, 1 L2::256B, 2 nc+L2::256B */
 };
 
 /* host_base must be pinned (cudaHostAlloc or cudaHostRegister'ed) and

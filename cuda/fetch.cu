@@ -18,7 +18,31 @@
 
 #include "kernels.cuh"
 
-template <typename V, int U>
+/* 16-byte load with an L2 prefetch-size hint: HINT 1 asks L2 for 256-byte
+ * fills (so a host read may go out as fewer, larger PCIe requests), HINT 2
+ * the same through the non-coherent read-only path. */
+template <int HINT> __device__ __forceinline__ int4 load16(const void *p)
+{
+	int4 v;
+	if (HINT == 1)
+		asm volatile("ld.global.L2::256B.v4.s32 {%0,%1,%2,%3}, [%4];"
+			     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+	else if (HINT == 2)
+		asm volatile("ld.global.nc.L2::256B.v4.s32 {%0,%1,%2,%3}, [%4];"
+			     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+	else
+		v = *(const int4 *)p;
+	return v;
+}
+
+template <typename V, int HINT> __device__ __forceinline__ V load_v(const char *p)
+{
+	return *(const V *)p;
+}
+template <> __device__ __forceinline__ int4 load_v<int4, 1>(const char *p) { return load16<1>(p); }
+template <> __device__ __forceinline__ int4 load_v<int4, 2>(const char *p) { return load16<2>(p); }
+
+template <typename V, int U, int HINT = 0>
 __device__ __forceinline__ void copy_rows(const struct ess_kcopy &p)
 {
 	const uint32_t cpr = p.row_bytes / sizeof(V);	/* chunks per row */
@@ -73,7 +97,7 @@ __device__ __forceinline__ void copy_rows(const struct ess_kcopy &p)
 #pragma unroll
 			for (int k = 0; k < U; k++)
 				if (sa[k])
-					buf[k] = *(const V *)sa[k];
+					buf[k] = p.dir ? *(const V *)sa[k] : load_v<V, HINT>(sa[k]);
 #pragma unroll
 			for (int k = 0; k < U; k++)
 				if (da[k])
@@ -85,5 +109,11 @@ __device__ __forceinline__ void copy_rows(const struct ess_kcopy &p)
 __global__ void ess_k_copy16_u4(struct ess_kcopy p) { copy_rows<int4, 4>(p); }
 __global__ void ess_k_copy16_u8(struct ess_kcopy p) { copy_rows<int4, 8>(p); }
 __global__ void ess_k_copy16_u16(struct ess_kcopy p) { copy_rows<int4, 16>(p); }
+__global__ void ess_k_copy16_u4_h1(struct ess_kcopy p) { copy_rows<int4, 4, 1>(p); }
+__global__ void ess_k_copy16_u8_h1(struct ess_kcopy p) { copy_rows<int4, 8, 1>(p); }
+__global__ void ess_k_copy16_u16_h1(struct ess_kcopy p) { copy_rows<int4, 16, 1>(p); }
+__global__ void ess_k_copy16_u4_h2(struct ess_kcopy p) { copy_rows<int4, 4, 2>(p); }
+__global__ void ess_k_copy16_u8_h2(struct ess_kcopy p) { copy_rows<int4, 8, 2>(p); }
+__global__ void ess_k_copy16_u16_h2(struct ess_kcopy p) { copy_rows<int4, 16, 2>(p); }
 __global__ void ess_k_copy4_u8(struct ess_kcopy p) { copy_rows<int, 8>(p); }
 __global__ void ess_k_copy1_u8(struct ess_kcopy p) { copy_rows<char, 8>(p); }

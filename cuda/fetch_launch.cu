@@ -77,15 +77,25 @@ extern "C" int ess_cuda_copy_launch(const void *src, void *dst, uint32_t row_byt
 	uintptr_t align = (uintptr_t)src | (uintptr_t)dst | row_bytes;
 	uint32_t unroll = tune && tune->unroll ? tune->unroll : 8;
 	void (*k)(struct ess_kcopy);
+	const uint32_t hint = tune && !dir ? tune->hint : 0;
+	static void (*const k16[3][3])(struct ess_kcopy) = {
+		{ess_k_copy16_u4, ess_k_copy16_u8, ess_k_copy16_u16},
+		{ess_k_copy16_u4_h1, ess_k_copy16_u8_h1, ess_k_copy16_u16_h1},
+		{ess_k_copy16_u4_h2, ess_k_copy16_u8_h2, ess_k_copy16_u16_h2},
+	};
+	if (hint > 2)
+		return ess_cuda_inval("load hint");
 	if ((align & 15) == 0)
-		k = unroll <= 4 ? ess_k_copy16_u4 : unroll <= 8 ? ess_k_copy16_u8 : ess_k_copy16_u16;
+		k = k16[hint][unroll <= 4 ? 0 : unroll <= 8 ? 1 : 2];
 	else if ((align & 3) == 0)
 		k = ess_k_copy4_u8;
 	else
 		k = ess_k_copy1_u8;
 
 	const uint32_t threads = 256;
-	uint64_t blocks = tune && tune->blocks ? tune->blocks : 2u * (uint32_t)sm_count();
+	/* Half the SMs fill the link (bench/fetch-*.md); leave the rest to the
+	 * model's kernels. */
+	uint64_t blocks = tune && tune->blocks ? tune->blocks : (uint32_t)(sm_count() + 1) / 2;
 	/* No more warps than rows. */
 	uint64_t rows = (uint64_t)l->nseg * l->seg_cap;
 	uint64_t need = (rows + threads / 32 - 1) / (threads / 32);
@@ -93,6 +103,7 @@ extern "C" int ess_cuda_copy_launch(const void *src, void *dst, uint32_t row_byt
 		blocks = need;
 	if (blocks > 65535)
 		blocks = 65535;
+	(void)cudaGetLastError();	/* drop a stale error of an earlier call */
 	k<<<(unsigned)blocks, threads, 0, (cudaStream_t)stream>>>(p);
 	return ess_cuda_fail(cudaGetLastError(), "row copy launch");
 }
@@ -155,16 +166,34 @@ extern "C" int ess_cuda_copy_ce(void *host_base, void *dev_base, uint32_t row_by
 		nc++;
 		i = j;
 	}
+	cudaError_t e = cudaSuccess;
+	if (stream == NULL || stream == (void *)cudaStreamLegacy) {
+		/* cudaMemcpyBatchAsync refuses the legacy default stream: one
+		 * cudaMemcpyAsync per run there */
+		for (size_t i = 0; i < nc && e == cudaSuccess; i++)
+			e = cudaMemcpyAsync(dsts[i], srcs[i], sizes[i], cudaMemcpyDefault,
+					    (cudaStream_t)stream);
+		free(dsts);
+		free(srcs);
+		free(sizes);
+		if (ncopies)
+			*ncopies = (uint32_t)nc;
+		if (e != cudaSuccess)
+			(void)cudaGetLastError();
+		return ess_cuda_fail(e, "cudaMemcpyAsync");
+	}
 	struct cudaMemcpyAttributes attr;
 	memset(&attr, 0, sizeof(attr));
 	attr.srcAccessOrder = cudaMemcpySrcAccessOrderStream;
 	size_t idx = 0;
-	cudaError_t e = cudaMemcpyBatchAsync(dsts, srcs, sizes, nc, &attr, &idx, 1,
+	e = cudaMemcpyBatchAsync(dsts, srcs, sizes, nc, &attr, &idx, 1,
 					     (cudaStream_t)stream);
 	free(dsts);
 	free(srcs);
 	free(sizes);
 	if (ncopies)
 		*ncopies = (uint32_t)nc;
+	if (e != cudaSuccess)
+		(void)cudaGetLastError();
 	return ess_cuda_fail(e, "cudaMemcpyBatchAsync");
 }

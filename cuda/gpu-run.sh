@@ -27,9 +27,10 @@ if [ "$what" != bench ]; then
 		n=$(basename "$t")
 		for tool in memcheck racecheck; do
 			ESS_GPU_QUICK=1 timeout 300 compute-sanitizer --tool $tool --error-exitcode 9 \
-				"$t" >"$OUT/san-$tool-$n.log" 2>&1
+				"$t" >/tmp/san.log 2>&1
 			r=$?
-			echo "sanitizer $tool $n: exit $r, $(grep -c '^ok' "$OUT/san-$tool-$n.log") ok, $(grep -c '^not ok' "$OUT/san-$tool-$n.log") not ok; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/san-$tool-$n.log" | tail -1)" | tee -a "$OUT/tests.txt"
+			{ echo "=== $tool $n"; cat /tmp/san.log; } >>"$OUT/san.log"
+			echo "sanitizer $tool $n: exit $r, $(grep -c '^ok' /tmp/san.log) ok, $(grep -c '^not ok' /tmp/san.log) not ok; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' /tmp/san.log | tail -1)" | tee -a "$OUT/tests.txt"
 			[ $r = 0 ] || rc=1
 		done
 	done

@@ -29,6 +29,12 @@ struct ess_kcopy {
 __global__ void ess_k_copy16_u4(struct ess_kcopy p);
 __global__ void ess_k_copy16_u8(struct ess_kcopy p);
 __global__ void ess_k_copy16_u16(struct ess_kcopy p);
+__global__ void ess_k_copy16_u4_h1(struct ess_kcopy p);
+__global__ void ess_k_copy16_u8_h1(struct ess_kcopy p);
+__global__ void ess_k_copy16_u16_h1(struct ess_kcopy p);
+__global__ void ess_k_copy16_u4_h2(struct ess_kcopy p);
+__global__ void ess_k_copy16_u8_h2(struct ess_kcopy p);
+__global__ void ess_k_copy16_u16_h2(struct ess_kcopy p);
 __global__ void ess_k_copy4_u8(struct ess_kcopy p);
 __global__ void ess_k_copy1_u8(struct ess_kcopy p);
 

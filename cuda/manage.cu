@@ -280,6 +280,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 				const uint32_t rem = sm.remaining;
 				const uint32_t ball = __ballot_sync(0xffffffffu, incl >= rem);
 				const uint32_t first = __ffs(ball) - 1;
+				__syncwarp();	/* every lane has read remaining */
 				if (lane == first) {
 					uint32_t cum = incl - sum;
 					uint32_t d = lane * 8;

@@ -122,7 +122,10 @@ static void flat_list(const struct list *l, uint64_t *off, int32_t *slot, uint32
 }
 
 /* gather: 0 SM kernel, 1 copy engine */
-static void test_gather(uint32_t rb, uint32_t unroll, uint32_t blocks, int ce, int adjacent)
+static cudaStream_t cs;	/* a created stream (cudaMemcpyBatchAsync needs one) */
+
+static void test_gather(uint32_t rb, uint32_t unroll, uint32_t blocks, int ce, int adjacent,
+			uint32_t hint)
 {
 	struct list l;
 	l.nseg = 3;
@@ -144,12 +147,12 @@ static void test_gather(uint32_t rb, uint32_t unroll, uint32_t blocks, int ce, i
 		uint64_t *off = (uint64_t *)malloc(8ull * l.nseg * l.seg_cap);
 		int32_t *slot = (int32_t *)malloc(4ull * l.nseg * l.seg_cap);
 		flat_list(&l, off, slot, &n);
-		rc = ess_cuda_copy_ce(pool_h, slots_d, rb, off, slot, n, 0, &ncopies, 0);
+		rc = ess_cuda_copy_ce(pool_h, slots_d, rb, off, slot, n, 0, &ncopies, ce == 2 ? NULL : cs);
 		free(off);
 		free(slot);
 	} else {
 		struct ess_fetch_list fl;
-		struct ess_fetch_tune tu = {blocks, unroll};
+		struct ess_fetch_tune tu = {blocks, unroll, hint};
 		upload(&l, &fl, bufs);
 		rc = ess_cuda_gather(pool_d, slots_d, rb, &fl, &tu, 0);
 	}
@@ -166,8 +169,8 @@ static void test_gather(uint32_t rb, uint32_t unroll, uint32_t blocks, int ce, i
 			bad += memcmp(got, pool_h + l.off[owner[s]], rb) != 0;
 	}
 	tap_ok(rc == 0 && e == cudaSuccess && bad == 0 && untouched_bad == 0,
-	       "gather %s row %u B unroll %u blocks %u%s: %u+%u rows, %u wrong, %u outside the list changed%s",
-	       ce ? "copy-engine" : "SM", rb, unroll, blocks, adjacent ? " (adjacent slots)" : "",
+	       "gather %s row %u B unroll %u blocks %u hint %u%s: %u+%u rows, %u wrong, %u outside the list changed%s",
+	       ce == 2 ? "copy-engine (default stream)" : ce ? "copy-engine" : "SM", rb, unroll, blocks, hint, adjacent ? " (adjacent slots)" : "",
 	       l.count[0], l.count[1], bad, untouched_bad, rc ? ess_cuda_last_error() : "");
 	if (ce && adjacent)
 		tap_ok(ncopies > 0 && ncopies < n, "copy engine coalesced %u rows into %u copies", n, ncopies);
@@ -199,12 +202,12 @@ static void test_scatter(uint32_t rb, uint32_t unroll, int ce)
 		int32_t *slot = (int32_t *)malloc(4ull * l.nseg * l.seg_cap);
 		uint32_t n;
 		flat_list(&l, off, slot, &n);
-		rc = ess_cuda_copy_ce(pool_h, slots_d, rb, off, slot, n, 1, NULL, 0);
+		rc = ess_cuda_copy_ce(pool_h, slots_d, rb, off, slot, n, 1, NULL, cs);
 		free(off);
 		free(slot);
 	} else {
 		struct ess_fetch_list fl;
-		struct ess_fetch_tune tu = {0, unroll};
+		struct ess_fetch_tune tu = {0, unroll, 0};
 		upload(&l, &fl, bufs);
 		rc = ess_cuda_scatter(pool_d, slots_d, rb, &fl, &tu, 0);
 	}
@@ -265,16 +268,20 @@ int main(void)
 	CK(cudaHostRegister(pool_h, POOL_BYTES, cudaHostRegisterMapped));
 	CK(cudaHostGetDevicePointer(&pool_d, pool_h, 0));
 	CK(cudaMalloc(&slots_d, (size_t)NSLOTS * MAX_ROW));
+	CK(cudaStreamCreateWithFlags(&cs, cudaStreamNonBlocking));
 
-	test_gather(656, 4, 0, 0, 0);
-	test_gather(656, 8, 0, 0, 0);
-	test_gather(656, 16, 0, 0, 0);
-	test_gather(656, 8, 1, 0, 0);	/* one block walks everything */
-	test_gather(100, 8, 0, 0, 0);	/* 4-byte path */
-	test_gather(13, 8, 0, 0, 0);	/* 1-byte path */
-	test_gather(1152, 8, 0, 0, 0);	/* bf16 latent row */
-	test_gather(656, 0, 0, 1, 0);
-	test_gather(656, 0, 0, 1, 1);
+	test_gather(656, 4, 0, 0, 0, 0);
+	test_gather(656, 8, 0, 0, 0, 0);
+	test_gather(656, 16, 0, 0, 0, 0);
+	test_gather(656, 8, 1, 0, 0, 0);	/* one block walks everything */
+	test_gather(100, 8, 0, 0, 0, 0);	/* 4-byte path */
+	test_gather(13, 8, 0, 0, 0, 0);	/* 1-byte path */
+	test_gather(1152, 8, 0, 0, 0, 0);	/* bf16 latent row */
+	test_gather(656, 8, 0, 0, 0, 1);	/* L2::256B hint */
+	test_gather(656, 16, 0, 0, 0, 2);	/* nc + L2::256B hint */
+	test_gather(656, 0, 0, 1, 0, 0);
+	test_gather(656, 0, 0, 1, 1, 0);
+	test_gather(656, 0, 0, 2, 1, 0);
 	test_scatter(656, 8, 0);
 	test_scatter(656, 16, 0);
 	test_scatter(100, 8, 0);

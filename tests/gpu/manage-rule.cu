@@ -280,9 +280,13 @@ static uint32_t step(struct state *st, const uint32_t *reqs, const int32_t *rows
 		const uint32_t r = reqs[b];
 		const int32_t *row = rows + (uint64_t)b * K;
 		if ((int)b == bad_b) {
-			/* the reference sees no extents nor request bounds; for
-			 * the other codes it must refuse the row too */
-			if (bad_code != ESS_CUDA_EREQ && bad_code != ESS_CUDA_ENOEXTENT) {
+			/* the reference checks only what a row alone shows
+			 * (negative ids, repeats, length): it must refuse those
+			 * too; range, extents and request ids are the caller's */
+			int ref_sees = bad_code == ESS_CUDA_EDUP || bad_code == ESS_CUDA_ETOOMANY;
+			for (uint32_t i = 0; i < K; i++)
+				ref_sees |= row[i] < -1;
+			if (ref_sees) {
 				struct ess_hotset_result res;
 				int rc = ess_hotset_resolve(&st->ref[r], row, K, slot_ref, mtok_ref,
 							    mslot_ref, &res);
