@@ -13,6 +13,8 @@
 /* Indexed by enum ess_policy_id; NULL-terminated for ess_policy_names(). */
 static const char *const policy_names[ESS_POLICY_COUNT + 1] = {
 	[ESS_POLICY_LRU] = "lru",
+	[ESS_POLICY_LFRU] = "lfru",
+	[ESS_POLICY_RET] = "ret",
 	[ESS_POLICY_COUNT] = NULL,
 };
 

@@ -41,14 +41,45 @@
 #endif
 
 enum ess_policy_id {
-	ESS_POLICY_LRU = 0,	/* least recently used: key = last step used */
+	ESS_POLICY_LRU = 0,	/* "lru": least recently used */
+	ESS_POLICY_LFRU = 1,	/* "lfru": LRU plus a bonus per hit */
+	ESS_POLICY_RET = 2,	/* "ret": LRU plus a bonus per return */
 	ESS_POLICY_COUNT
 };
+
+/*
+ * The policies (Documentation/dev/policies.md has the reasoning and the
+ * measured miss rates).  Keys are in units of steps, so a bonus of B keeps
+ * a slot as if it had been used B steps later.  Integer arithmetic only,
+ * no state beyond (key, freq, t): the GPU kernel runs these same lines.
+ *
+ * lru   fill: t                hit: t
+ * lfru  fill: t                hit: t + LFRU_W * min(freq, LFRU_F)
+ *       (freq before the hit = 1 + earlier hits: tokens selected often,
+ *       over consecutive steps or not, are kept longer)
+ * ret   key = (t_last + RET_W * r) << 8 | r, r = returns, 0..RET_R
+ *       fill: t << 8 (r = 0)
+ *       hit:  t_last = (key >> 8) - RET_W * r; if the slot was not used in
+ *             the previous step (t > t_last + 1) the token came back after
+ *             leaving the top-k: r = min(r + 1, RET_R); key from t and r.
+ *       (a token re-selected after an absence is likely to come back again,
+ *       like the second queue of 2Q/ARC; a token that stays selected
+ *       gets no bonus for it)
+ * Step counters are 32-bit: `ret` uses bits 8..40 of the key, so nothing
+ * overflows for t < 2^32.
+ */
+#define ESS_LFRU_W 1u
+#define ESS_LFRU_F 32u
+#define ESS_RET_W 16u
+#define ESS_RET_R 4u
 
 /* Key of a slot just filled at step t. */
 ESS_HD uint64_t ess_policy_fill_key(uint32_t policy, uint32_t t)
 {
 	switch (policy) {
+	case ESS_POLICY_RET:
+		return (uint64_t)t << 8;
+	case ESS_POLICY_LFRU:
 	case ESS_POLICY_LRU:
 	default:
 		return (uint64_t)t;
@@ -59,9 +90,20 @@ ESS_HD uint64_t ess_policy_fill_key(uint32_t policy, uint32_t t)
 ESS_HD uint64_t ess_policy_hit_key(uint32_t policy, uint64_t key,
 				   uint32_t freq, uint32_t t)
 {
-	(void)key;
-	(void)freq;
 	switch (policy) {
+	case ESS_POLICY_LFRU: {
+		uint64_t f = freq < ESS_LFRU_F ? freq : ESS_LFRU_F;
+
+		return (uint64_t)t + ESS_LFRU_W * f;
+	}
+	case ESS_POLICY_RET: {
+		uint32_t r = (uint32_t)(key & 0xff);
+		uint64_t last = (key >> 8) - (uint64_t)ESS_RET_W * r;
+
+		if ((uint64_t)t > last + 1 && r < ESS_RET_R)
+			r++;
+		return (((uint64_t)t + (uint64_t)ESS_RET_W * r) << 8) | r;
+	}
 	case ESS_POLICY_LRU:
 	default:
 		return (uint64_t)t;
