@@ -632,6 +632,8 @@ static int do_submit(struct ess_nvme *st, unsigned int wait)
 {
 	int ret;
 
+	if (!st->queued && !st->inflight)
+		wait = 0;	/* nothing could ever complete */
 	if (!st->queued && !wait)
 		return 0;
 	do {
@@ -822,7 +824,9 @@ int ess_nvme_reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
 		return -EINVAL;
 	if (min_wait > max)
 		min_wait = max;
-	ret = do_submit(st, 0);
+	drain_cq(st);
+	/* Submit and wait in one system call when both are needed. */
+	ret = do_submit(st, st->done_count < min_wait ? 1 : 0);
 	if (ret < 0)
 		return ret;
 	drain_cq(st);
