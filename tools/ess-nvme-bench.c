@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ess-nvme-bench: read-back throughput of the NVMe extent store against
+ * fio on the same file, block size and queue depth, in the same run.
+ *
+ *   ess-nvme-bench [--file PATH] [--size-mib N] [--extent BYTES]
+ *                  [--qd 1,4,16,32] [--seconds S] [--fio PATH] [--no-fio]
+ *
+ * The file is filled once through the store (random data, slots 0..n-1,
+ * so it is contiguous).  Then, per queue depth, the store reads extents in
+ * a shuffled order for S seconds, keeping qd reads in flight, each read
+ * verified by CRC32C into registered buffers; fio then runs randread with
+ * the io_uring engine, O_DIRECT, registered buffers and file, bs = the
+ * store's slot size, the same iodepth, for S seconds.  One table row per
+ * queue depth with the ratio store / fio.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ess/nvme.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void die(const char *what, ess_nvme *st, int err)
+{
+	fprintf(stderr, "ess-nvme-bench: %s: %s (%s)\n", what,
+		st ? ess_nvme_errmsg(st) : "", strerror(-err));
+	exit(1);
+}
+
+/* Fill every slot with random data through the store; a buffer is
+ * reused only after its own write completed (completions come in any
+ * order), tag = buffer index. */
+static void fill(ess_nvme *st, uint64_t n, uint32_t ext, char *bufs,
+		 uint32_t qd)
+{
+	struct ess_nvme_cpl cpl[64];
+	uint32_t *freebuf = malloc(qd * sizeof(*freebuf)), nfree = 0;
+	uint64_t i, slot;
+	int k, j, ret;
+
+	for (i = 0; i < qd; i++)
+		freebuf[nfree++] = (uint32_t)i;
+	for (i = 0; i < n || nfree < qd;) {
+		if (i < n && nfree) {
+			uint32_t bi = freebuf[--nfree];
+			uint64_t *w = (uint64_t *)(bufs + (size_t)bi * ext);
+
+			for (j = 0; j < (int)(ext / 8); j++)
+				w[j] = rnd();
+			ret = ess_nvme_alloc(st, &slot);
+			if (!ret)
+				ret = ess_nvme_write(st, slot, w, ext, bi);
+			if (ret)
+				die("write", st, ret);
+			i++;
+			continue;
+		}
+		k = ess_nvme_reap(st, cpl, 64, 1);
+		if (k < 0)
+			die("reap", st, k);
+		for (j = 0; j < k; j++) {
+			if (cpl[j].status)
+				die("write", st, cpl[j].status);
+			freebuf[nfree++] = (uint32_t)cpl[j].tag;
+		}
+	}
+	free(freebuf);
+}
+
+/* Read shuffled extents, qd in flight, for secs; returns bytes/s. */
+static double store_read(ess_nvme *st, uint64_t n, uint32_t ext,
+			 char *bufs, uint32_t qd, double secs,
+			 uint64_t *nreads)
+{
+	struct ess_nvme_cpl cpl[ESS_NVME_QD_MAX];
+	uint64_t *order = malloc(n * sizeof(*order)), pos = 0, reads = 0;
+	double t0, t1;
+	uint32_t i;
+	int k, j, ret;
+	int stop = 0;
+
+	for (uint64_t a = 0; a < n; a++)
+		order[a] = a;
+	for (uint64_t a = n - 1; a > 0; a--) {
+		uint64_t b = rnd() % (a + 1), t = order[a];
+
+		order[a] = order[b];
+		order[b] = t;
+	}
+	t0 = now_s();
+	for (i = 0; i < qd; i++) {
+		ret = ess_nvme_read(st, order[pos++ % n],
+				    bufs + (size_t)i * ext, ext, 0, i);
+		if (ret)
+			die("read", st, ret);
+	}
+	while (ess_nvme_pending(st)) {
+		k = ess_nvme_reap(st, cpl, qd, 1);
+		if (k < 0)
+			die("reap", st, k);
+		if (!stop && now_s() - t0 >= secs)
+			stop = 1;
+		for (j = 0; j < k; j++) {
+			if (cpl[j].status)
+				die("read", st, cpl[j].status);
+			reads++;
+			if (stop)
+				continue;
+			ret = ess_nvme_read(st, order[pos++ % n],
+					    bufs + (size_t)cpl[j].tag * ext,
+					    ext, 0, cpl[j].tag);
+			if (ret)
+				die("read", st, ret);
+		}
+	}
+	t1 = now_s();
+	free(order);
+	*nreads = reads;
+	return (double)reads * ext / (t1 - t0);
+}
+
+/* Run fio; returns read bytes/s from its JSON output, or -1. */
+static double fio_read(const char *fio, const char *file, uint64_t size,
+		       uint32_t bs, uint32_t qd, double secs)
+{
+	char cmd[2048], out[1 << 16];
+	size_t len = 0;
+	FILE *p;
+	char *r, *b;
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s --name=ess-nvme-bench --filename=%s --size=%llu --bs=%u "
+		 "--iodepth=%u --ioengine=io_uring --direct=1 --rw=randread "
+		 "--fixedbufs=1 --registerfiles=1 --time_based --runtime=%.0f "
+		 "--ramp_time=0 --invalidate=1 --output-format=json 2>&1",
+		 fio, file, (unsigned long long)size, bs, qd, secs);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (len < sizeof(out) - 1) {
+		size_t k = fread(out + len, 1, sizeof(out) - 1 - len, p);
+
+		if (!k)
+			break;
+		len += k;
+	}
+	out[len] = 0;
+	if (pclose(p) != 0) {
+		fprintf(stderr, "ess-nvme-bench: fio failed:\n%s\n", out);
+		return -1;
+	}
+	r = strstr(out, "\"read\"");
+	b = r ? strstr(r, "\"bw_bytes\"") : NULL;
+	if (!b || !(b = strchr(b, ':')))
+		return -1;
+	return strtod(b + 1, NULL);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: ess-nvme-bench [--file PATH] [--size-mib N] [--extent BYTES]\n"
+		"                      [--qd LIST] [--seconds S] [--fio PATH] [--no-fio]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "size-mib", required_argument, NULL, 's' },
+		{ "extent", required_argument, NULL, 'e' },
+		{ "qd", required_argument, NULL, 'q' },
+		{ "seconds", required_argument, NULL, 't' },
+		{ "fio", required_argument, NULL, 'F' },
+		{ "no-fio", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *file = "/var/tmp/ess-nvme-bench.dat", *fio = "fio";
+	char qdlist[256] = "1,4,16,32", err[256], *tok, *save = NULL;
+	uint64_t size_mib = 1024, n, nreads;
+	uint32_t ext = 65536, qd, maxqd = 0, sb;
+	double secs = 3;
+	int use_fio = 1, c, ret;
+	struct ess_nvme_config cfg;
+	struct ess_nvme_stats s;
+	ess_nvme *st = NULL;
+	char *bufs;
+	size_t buflen;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': file = optarg; break;
+		case 's': size_mib = strtoull(optarg, NULL, 0); break;
+		case 'e': ext = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'q': snprintf(qdlist, sizeof(qdlist), "%s", optarg); break;
+		case 't': secs = strtod(optarg, NULL); break;
+		case 'F': fio = optarg; break;
+		case 'n': use_fio = 0; break;
+		default: usage();
+		}
+	}
+	if (!size_mib || !ext || secs <= 0)
+		usage();
+	{
+		char tmp[256];
+
+		snprintf(tmp, sizeof(tmp), "%s", qdlist);
+		for (tok = strtok_r(tmp, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			qd = (uint32_t)strtoul(tok, NULL, 0);
+			if (!qd || qd > ESS_NVME_QD_MAX)
+				usage();
+			if (qd > maxqd)
+				maxqd = qd;
+		}
+	}
+	if (!maxqd)
+		usage();
+
+	ess_nvme_config_default(&cfg);
+	cfg.path = file;
+	cfg.capacity_bytes = size_mib << 20;
+	cfg.extent_bytes = ext;
+	cfg.queue_depth = maxqd;
+	ret = ess_nvme_open(&cfg, &st, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "ess-nvme-bench: %s\n", err);
+		return 1;
+	}
+	sb = ess_nvme_slot_bytes(st);
+	n = ess_nvme_capacity_slots(st);
+	buflen = (size_t)maxqd * ext;
+	bufs = mmap(NULL, buflen, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (bufs == MAP_FAILED)
+		return 1;
+	if (ess_nvme_register_memory(st, bufs, buflen) < 0)
+		die("register", st, -EINVAL);
+	{
+		double t0 = now_s(), t;
+
+		fill(st, n, ext, bufs, maxqd);
+		t = now_s() - t0;
+		printf("# file %s: %llu extents of %u bytes (slot %u) written in %.2f s, %.0f MiB/s\n",
+		       file, (unsigned long long)n, ext, sb, t,
+		       (double)n * ext / t / (1 << 20));
+	}
+	printf("| qd | block (B) | ess store MiB/s | ess IOPS | fio MiB/s | fio IOPS | ratio |\n");
+	printf("|---:|---:|---:|---:|---:|---:|---:|\n");
+	snprintf(err, sizeof(err), "%s", qdlist);
+	save = NULL;
+	for (tok = strtok_r(err, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		double ours, theirs = -1;
+
+		qd = (uint32_t)strtoul(tok, NULL, 0);
+		ours = store_read(st, n, ext, bufs, qd, secs, &nreads);
+		if (use_fio)
+			theirs = fio_read(fio, file, n * (uint64_t)sb, sb, qd, secs);
+		if (theirs > 0)
+			printf("| %u | %u | %.0f | %.0f | %.0f | %.0f | %.3f |\n",
+			       qd, sb, ours / (1 << 20), ours / ext,
+			       theirs / (1 << 20), theirs / sb, ours / theirs);
+		else
+			printf("| %u | %u | %.0f | %.0f | - | - | - |\n", qd, sb,
+			       ours / (1 << 20), ours / ext);
+		fflush(stdout);
+	}
+	ess_nvme_stats_get(st, &s);
+	printf("# store: %llu reads verified, %llu checksum failures, %llu read errors, %llu fixed-buffer ops, %llu bounced\n",
+	       (unsigned long long)s.reads,
+	       (unsigned long long)s.checksum_failures,
+	       (unsigned long long)s.read_errors,
+	       (unsigned long long)s.fixed_ops,
+	       (unsigned long long)s.bounced_ops);
+	ess_nvme_close(st);
+	munmap(bufs, buflen);
+	return 0;
+}
