@@ -136,8 +136,16 @@ int ess_pool_adopt(struct ess_pool *p, const struct ess_pool_geom *g,
 	uint64_t pairs;
 	int ret;
 
-	if (h->magic != ESS_POOL_MAGIC)
+	/* A region created but never formatted (its process died first)
+	 * is all zero; anything else without our magic is not ours. */
+	if (h->magic == 0)
 		return ess_pool_format(p, g, data_bytes, err, errlen);
+	if (h->magic != ESS_POOL_MAGIC) {
+		snprintf(err, errlen,
+			 "region holds no libess pool (magic %016llx): refusing to overwrite it",
+			 (unsigned long long)h->magic);
+		return -EINVAL;
+	}
 	layout_of(g, &l);
 	if (h->version != ESS_POOL_VERSION) {
 		snprintf(err, errlen, "region holds pool version %u, expected %u",

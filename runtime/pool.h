@@ -108,7 +108,7 @@ int ess_pool_module_present(void);
 /*
  * Lay out a fresh header and empty tables (format), or take over the ones
  * a re-attached region holds after checking they match g (adopt; a region
- * without a header is formatted).  The data area holds data_bytes of
+ * whose header is all zero is formatted, a foreign one refused).  The data area holds data_bytes of
  * extents at most (what the caller asked for, the rest of the mapping is
  * rounding).  Both build the private extent bitmap.  -EINVAL/-EIO with a message.
  */

@@ -219,6 +219,37 @@ static void test_warm_restart(void)
 	free(rows);
 }
 
+/* A named region that holds something else is never overwritten. */
+static void test_foreign(void)
+{
+	struct ess_create cr = { .size = sizeof(cr) };
+	struct ess_config c;
+	char err[256] = "";
+	ess_ctx *ctx = NULL;
+	uint8_t *m;
+	int fd, ret;
+
+	ess_region_destroy("rt-foreign");
+	fd = open("/dev/ess", O_RDWR);
+	cr.flags = ESS_CREATE_NAMED;
+	cr.bytes = 16ull << 20;
+	cr.heat_shift = 16;
+	snprintf(cr.name, sizeof(cr.name), "rt-foreign");
+	if (!ok(fd >= 0 && ioctl(fd, ESS_IOC_CREATE, &cr) == 0,
+		"create a foreign named region"))
+		return;
+	m = mmap(NULL, cr.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	memcpy(m, "not a libess pool", 17);
+	module_cfg(&c, "rt-foreign");
+	ret = ess_create(&c, &ctx, err, sizeof(err));
+	ok(ret == -EINVAL && strstr(err, "no libess pool"),
+	   "foreign region refused: \"%s\"", err);
+	ok(!memcmp(m, "not a libess pool", 17), "and left as it was");
+	munmap(m, cr.bytes);
+	close(fd);
+	ok(ess_region_destroy("rt-foreign") == 0, "destroy the foreign region");
+}
+
 int main(void)
 {
 	if (access("/dev/ess", F_OK)) {
@@ -228,5 +259,6 @@ int main(void)
 	seed_rng();
 	test_heat();
 	test_warm_restart();
+	test_foreign();
 	return done();
 }
