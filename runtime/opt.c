@@ -171,9 +171,8 @@ static int opt_stream(const struct ess_trace *tr, uint32_t q, uint32_t l,
 			else if (!first)
 				r->lookups++;
 		}
-		for (i = 0; i < miss; i++)
-			if (o->nheld + (miss - i) > slots)
-				evict(o, r);
+		while (o->nheld + miss > slots)
+			evict(o, r);
 		for (i = 0; i < k; i++) {
 			uint32_t nx;
 
