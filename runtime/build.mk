@@ -13,7 +13,7 @@ $(BUILD)/libess.a: $(LIB_OBJS)
 # The runtime's module-path test (pool on /dev/ess, heat reports, warm
 # restart) runs in the QEMU guest with ess.ko loaded: a static build of
 # tests/unit/runtime-pool-module.c with the library (on the host it skips).
-RUNTIME_GUEST_TESTS := $(BUILD)/guest/bin/runtime-pool-module $(BUILD)/guest/bin/runtime-numa
+RUNTIME_GUEST_TESTS := $(addprefix $(BUILD)/guest/bin/runtime-,pool-module numa hugetlb)
 GUEST_TESTS += $(RUNTIME_GUEST_TESTS)
 
 $(BUILD)/guest/bin/runtime-%: tests/unit/runtime-%.c tests/unit/runtime-tap.h $(BUILD)/libess.a
