@@ -101,11 +101,15 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	const uint32_t K = a.topk, S = a.slots;
 
 	uint64_t *vkey = (uint64_t *)dyn;
-	int32_t *vslot = (int32_t *)(vkey + sort_cap);
+	uint64_t *skey = vkey + sort_cap;	/* copy of key_s */
+	int32_t *vslot = (int32_t *)(skey + S);
 	int32_t *mtok = vslot + sort_cap;
 	int32_t *htok = mtok + sort_cap;
 	int32_t *hpos = htok + hash_cap;
-	unsigned char *slot_hit = (unsigned char *)(hpos + hash_cap);
+	int32_t *stok = hpos + hash_cap;	/* copy of tok_s */
+	uint32_t *sfreq = (uint32_t *)(stok + S);	/* copy of freq_s */
+	int32_t *srow = (int32_t *)(sfreq + S);	/* copy of the top-k row */
+	unsigned char *slot_hit = (unsigned char *)(srow + K);
 	unsigned char *pos_hit = slot_hit + S;
 
 	const int32_t *row = a.topk_rows + (uint64_t)b * K;
@@ -127,13 +131,20 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	const uint32_t ntok = a.ntokens[map];
 	const uint64_t *ext = a.extent_off + map * a.max_extents;
 
-	/* 0. clear */
+	/* 0. clear, and copy the row and the slot state to shared memory
+	 * (every later pass reads them there: one round trip to HBM) */
 	for (uint32_t i = tid; i < hash_cap; i += nth)
 		htok[i] = EMPTY_TOK;
-	for (uint32_t i = tid; i < S; i += nth)
+	for (uint32_t i = tid; i < S; i += nth) {
 		slot_hit[i] = 0;
-	for (uint32_t i = tid; i < K; i += nth)
+		stok[i] = tok_s[i];
+		skey[i] = key_s[i];
+		sfreq[i] = freq_s[i];
+	}
+	for (uint32_t i = tid; i < K; i += nth) {
 		pos_hit[i] = 0;
+		srow[i] = row[i];
+	}
 	if (tid == 0) {
 		sm.nvalid = sm.nhit = sm.nmiss = sm.nsel = sm.nevict = sm.bad = 0;
 		sm.t = a.hs_t[req] + 1;
@@ -142,7 +153,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 
 	/* 1. check and hash the row */
 	for (uint32_t i = tid; i < K; i += nth) {
-		const int32_t tok = row[i];
+		const int32_t tok = srow[i];
 		if (tok == -1)
 			continue;
 		if (tok < 0 || (uint32_t)tok >= ntok) {
@@ -168,12 +179,10 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		}
 	}
 	__syncthreads();
-	if (sm.bad == 0 && sm.nvalid > S && tid == 0)
-		sm.bad = ESS_CUDA_ETOOMANY;
-	__syncthreads();
-	if (sm.bad) {
+	const uint32_t bad = sm.bad ? sm.bad : sm.nvalid > S ? (uint32_t)ESS_CUDA_ETOOMANY : 0;
+	if (bad) {
 		if (tid == 0) {
-			set_error(a.err, (int)sm.bad, req);
+			set_error(a.err, (int)bad, req);
 			a.nmiss[b] = 0;
 		}
 		for (uint32_t i = tid; i < K; i += nth)
@@ -185,7 +194,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	/* 2. hits */
 	uint32_t myhits = 0;
 	for (uint32_t s = tid; s < S; s += nth) {
-		const int32_t tok = tok_s[s];
+		const int32_t tok = stok[s];
 		if (tok < 0)
 			continue;
 		const int32_t pos = hash_find(htok, hpos, hash_cap, tok);
@@ -194,9 +203,11 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		slot_hit[s] = 1;
 		pos_hit[pos] = 1;
 		out[pos] = (int32_t)(req * S + s);
-		const uint32_t f = freq_s[s];
-		key_s[s] = ess_policy_hit_key(a.policy, key_s[s], f, t);
+		const uint32_t f = sfreq[s];
+		const uint64_t k = ess_policy_hit_key(a.policy, skey[s], f, t);
+		key_s[s] = k;
 		freq_s[s] = f == UINT32_MAX ? f : f + 1;
+		skey[s] = k;
 		myhits++;
 	}
 	if (myhits)
@@ -205,7 +216,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 
 	/* 3. misses, and -1 for unused entries */
 	for (uint32_t i = tid; i < K; i += nth) {
-		const int32_t tok = row[i];
+		const int32_t tok = srow[i];
 		if (tok == -1)
 			out[i] = -1;
 		else if (!pos_hit[i])
@@ -220,7 +231,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		for (uint32_t s = tid; s < S; s += nth) {
 			if (slot_hit[s])
 				continue;
-			const uint64_t k = key_s[s];
+			const uint64_t k = skey[s];
 			lo = k < lo ? k : lo;
 			hi = k > hi ? k : hi;
 		}
@@ -260,7 +271,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			for (uint32_t s = tid; s < S; s += nth) {
 				if (slot_hit[s])
 					continue;
-				const uint64_t k = key_s[s];
+				const uint64_t k = skey[s];
 				if ((k & mask) == prefix)
 					atomicAdd(&sm.hist[(k >> shift) & 255], 1u);
 			}
@@ -305,13 +316,13 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		const uint32_t s0 = tid * per, s1 = min(S, s0 + per);
 		uint32_t eq = 0;
 		for (uint32_t s = s0; s < s1; s++)
-			eq += !slot_hit[s] && key_s[s] == thr;
+			eq += !slot_hit[s] && skey[s] == thr;
 		uint32_t total;
 		uint32_t rank = block_scan(eq, sm.wsum, &total);
 		for (uint32_t s = s0; s < s1; s++) {
 			if (slot_hit[s])
 				continue;
-			const uint64_t k = key_s[s];
+			const uint64_t k = skey[s];
 			bool take = k < thr;
 			if (k == thr)
 				take = rank++ < need;
@@ -323,7 +334,46 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		}
 		__syncthreads();
 
-		/* 4d. sort misses by token and victims by (key, slot) */
+		/* 4d. sort misses by token and victims by (key, slot): by rank
+		 * (each element counts those below it; reads are broadcasts) up
+		 * to two elements a thread, else bitonic */
+		if (m <= 2 * nth) {
+			int32_t mt[2];
+			uint64_t vk[2];
+			int32_t vs[2];
+			uint32_t rt[2] = {0, 0}, rv[2] = {0, 0};
+#pragma unroll
+			for (int q = 0; q < 2; q++) {
+				const uint32_t j = tid + q * nth;
+				mt[q] = j < m ? mtok[j] : 0;
+				vk[q] = j < m ? vkey[j] : 0;
+				vs[q] = j < m ? vslot[j] : 0;
+			}
+			const bool two = tid + nth < m;
+			if (tid < m) {
+				for (uint32_t i = 0; i < m; i++) {
+					const int32_t ti = mtok[i];
+					const uint64_t ki = vkey[i];
+					const int32_t si = vslot[i];
+					rt[0] += ti < mt[0];
+					rv[0] += ki < vk[0] || (ki == vk[0] && si < vs[0]);
+					if (two) {
+						rt[1] += ti < mt[1];
+						rv[1] += ki < vk[1] || (ki == vk[1] && si < vs[1]);
+					}
+				}
+			}
+			__syncthreads();
+#pragma unroll
+			for (int q = 0; q < 2; q++) {
+				if (tid + q * nth < m) {
+					mtok[rt[q]] = mt[q];
+					vkey[rv[q]] = vk[q];
+					vslot[rv[q]] = vs[q];
+				}
+			}
+			__syncthreads();
+		} else {
 		uint32_t P = 1;
 		while (P < m)
 			P <<= 1;
@@ -358,6 +408,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 				__syncthreads();
 			}
 		}
+		}
 
 		/* 5. fills and the fetch list */
 		uint32_t myevict = 0;
@@ -368,7 +419,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			const int32_t pos = hash_find(htok, hpos, hash_cap, tok);
 			const int32_t gslot = (int32_t)(req * S + (uint32_t)v);
 			out[pos] = gslot;
-			myevict += tok_s[v] >= 0;
+			myevict += stok[v] >= 0;
 			tok_s[v] = tok;
 			key_s[v] = fill;
 			freq_s[v] = 1;

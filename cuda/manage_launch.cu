@@ -61,20 +61,32 @@ extern "C" int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_req
 
 	const uint32_t hash_cap = pow2_at_least(2 * a->topk);
 	const uint32_t sort_cap = pow2_at_least(a->topk);
+	/* vkey, vslot, mtok [sort_cap]; htok, hpos [hash_cap]; key, token,
+	 * freq copies and hit flags [slots]; row copy and hit flags [topk] */
 	size_t smem = (size_t)sort_cap * (8 + 4 + 4) + (size_t)hash_cap * 8 +
-		      a->slots + a->topk;
-	int dev = 0, optin = 0;
+		      (size_t)a->slots * (8 + 4 + 4 + 1) + (size_t)a->topk * (4 + 1);
+	int dev = 0;
+	static __thread int optin_dev = -1, optin;
 	cudaError_t e = cudaGetDevice(&dev);
-	if (e == cudaSuccess)
+	if (e == cudaSuccess && dev != optin_dev) {
 		e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+		optin_dev = e == cudaSuccess ? dev : -1;
+	}
 	if (e != cudaSuccess)
 		return ess_cuda_fail(e, "device attributes");
 	if (smem + 4096 > (size_t)optin)
 		return ess_cuda_inval("topk/slots need more shared memory than a block has");
-	e = cudaFuncSetAttribute(ess_k_manage, cudaFuncAttributeMaxDynamicSharedMemorySize,
-				 (int)smem);
-	if (e != cudaSuccess)
-		return ess_cuda_fail(e, "cudaFuncSetAttribute");
+	/* raise the kernel's shared-memory limit once per device and size */
+	static __thread int set_dev = -1;
+	static __thread size_t set_smem;
+	if (set_dev != dev || set_smem < smem) {
+		e = cudaFuncSetAttribute(ess_k_manage, cudaFuncAttributeMaxDynamicSharedMemorySize,
+					 (int)smem);
+		if (e != cudaSuccess)
+			return ess_cuda_fail(e, "cudaFuncSetAttribute");
+		set_dev = dev;
+		set_smem = smem;
+	}
 
 	cudaStream_t st = (cudaStream_t)stream;
 	ess_k_manage<<<a->nreq, ESS_MANAGE_THREADS, smem, st>>>(*a, max_requests,
