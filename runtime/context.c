@@ -248,6 +248,17 @@ int ess_create(const struct ess_config *cfg, ess_ctx **out,
 		goto fail_ctx;
 	ctx->st.pool_bytes = ctx->pool.hdr->nextents * ctx->pool.hdr->extent_bytes;
 	ctx->st.pool_unlocked = !ctx->pool.locked;
+	{
+		/* Monitoring (ess-stat) never stops the engine: without a
+		 * segment the context runs unpublished. */
+		struct ess_statshm_info info = { &ctx->cfg,
+						 ess_pool_provider(ctx) };
+		char msg[ESS_ERRMSG_MAX];
+
+		if (ess_statshm_open(&ctx->statshm, &info, msg, sizeof(msg)))
+			ctx->statshm = NULL;
+		ess_statshm_publish(ctx->statshm, &ctx->st);
+	}
 	ctx->err[0] = 0;
 	*out = ctx;
 	return 0;
@@ -268,8 +279,11 @@ void ess_destroy(ess_ctx *ctx)
 	if (ctx->be_ready) {
 		/* Finish queued work and send its heat before the pool goes. */
 		ess_sync(ctx, NULL);
+		if (ctx->be.ops->stats_flush)
+			ctx->be.ops->stats_flush(&ctx->be);
 		ctx->be.ops->fini(&ctx->be);
 	}
+	ess_statshm_close(ctx->statshm);
 	ess_backend_unload(ctx->be_handle);
 	ess_pool_fini(&ctx->pool);
 	ess_pool_close(&ctx->pool);

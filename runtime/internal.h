@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "heat.h"
 #include "pool.h"
+#include "statshm.h"
 
 #define ESS_ERRMSG_MAX 256
 #define ESS_NAME_COPY  64
@@ -29,6 +30,7 @@ struct ess_ctx {
 	int be_ready;
 
 	struct ess_stats st;
+	struct ess_statshm *statshm;	/* published counters, NULL: off */
 
 	/* scratch for checks, sized at create */
 	uint32_t *stamp;		/* [max_tokens], duplicate detection */

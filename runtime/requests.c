@@ -253,6 +253,7 @@ int ess_append(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 	}
 	for (i = 0; i < nreq; i++)
 		(*ess_pool_ntokens(&ctx->pool, reqs[i], layer))++;
+	ess_statshm_tick(ctx->statshm, &ctx->st);
 	return 0;
 
 undo_this:

@@ -33,8 +33,9 @@ int ess_resolve(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 	if (ret)
 		return ret;
 	if (ctx->cfg.flags & ESS_CFG_DATA_CHECK)
-		return ess_data_check(ctx, layer, nreq, reqs);
-	return 0;
+		ret = ess_data_check(ctx, layer, nreq, reqs);
+	ess_statshm_tick(ctx->statshm, &ctx->st);
+	return ret;
 }
 
 static void drain_heat(ess_ctx *ctx)
@@ -60,6 +61,7 @@ int ess_sync(ess_ctx *ctx, void *stream)
 	drain_heat(ctx);
 	hret = ess_heat_flush(&ctx->heat);
 	(void)hret;	/* counted in heat_report_errors; never fails a step */
+	ess_statshm_tick(ctx->statshm, &ctx->st);
 	return ret;
 }
 
@@ -131,5 +133,6 @@ int ess_stats_get(const ess_ctx *cctx, struct ess_stats *st)
 	ctx->st.pool_used_bytes = (uint64_t)ctx->pool.nused *
 				  ctx->pool.hdr->extent_bytes;
 	*st = ctx->st;
+	ess_statshm_publish(ctx->statshm, &ctx->st);
 	return 0;
 }
