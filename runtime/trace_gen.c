@@ -89,6 +89,8 @@ struct stream {
 	uint64_t *in;		/* membership bitmap over the final length */
 	int32_t *added;		/* tokens new at this step */
 	uint32_t nadded;
+	int32_t *gone;		/* tokens dropped at this step */
+	uint32_t ngone;
 	struct dropped *ring;	/* recently dropped, oldest at head */
 	uint32_t ring_cap, head, count;
 };
@@ -146,24 +148,31 @@ static void ring_expire(struct stream *s, uint32_t step, uint32_t window)
 	}
 }
 
-/* A new token for stream s of request q at length len, not selected yet. */
+static void release_dropped(struct stream *s);
+
+/*
+ * A new token for stream s of request q at length len, neither selected
+ * nor dropped at this step.  The source is chosen once by the shares; a
+ * token already taken is drawn again from the same source (up to 16
+ * times, so a saturated source does not skew the others), then anywhere.
+ */
 static int32_t draw(struct gen *G, struct stream *s, uint32_t q, uint32_t len)
 {
 	const struct ess_trace_gen *g = G->g;
+	double u = rng_unit(&G->rng);
 	int tries;
 
 	for (tries = 0; tries < 16; tries++) {
-		double u = rng_unit(&G->rng);
 		int32_t t;
 
 		if (u < g->reuse_share) {
 			if (!s->count)
-				continue;
+				break;
 			t = s->ring[(s->head + rng_below(&G->rng, s->count)) %
 				    s->ring_cap].tok;
 		} else if (u < g->reuse_share + g->heavy_share) {
 			if (!G->nheavy)
-				continue;
+				break;
 			t = (int32_t)G->heavy[(size_t)q * G->nheavy +
 					      rng_below(&G->rng, G->nheavy)];
 		} else if (u < g->reuse_share + g->heavy_share + g->recent_share) {
@@ -176,10 +185,14 @@ static int32_t draw(struct gen *G, struct stream *s, uint32_t q, uint32_t len)
 		if ((uint32_t)t < len && !has(s, t))
 			return t;
 	}
-	/* Crowded: anywhere (terminates, len > topk > selected). */
-	for (;;) {
+	/* Crowded: anywhere.  When the sequence is barely longer than the
+	 * top-k, the tokens dropped at this step may be all that is left:
+	 * let them back after a while (len > topk, so this terminates). */
+	for (tries = 0;; tries++) {
 		int32_t t = (int32_t)rng_below(&G->rng, len);
 
+		if (tries == 256)
+			release_dropped(s);
 		if (!has(s, t))
 			return t;
 	}
@@ -192,13 +205,21 @@ static void put(struct stream *s, uint32_t p, int32_t t)
 	s->added[s->nadded++] = t;
 }
 
+/* The token stays marked (so no draw of this step brings it straight
+ * back) until release_dropped() at the end of the step. */
 static int drop(struct stream *s, uint32_t p, uint32_t step)
 {
 	int32_t t = s->cur[p];
 
 	s->cur[p] = -1;
-	clr_in(s, t);
+	s->gone[s->ngone++] = t;
 	return ring_push(s, t, step);
+}
+
+static void release_dropped(struct stream *s)
+{
+	while (s->ngone)
+		clr_in(s, s->gone[--s->ngone]);
 }
 
 /* One step of stream (q, l); up is layer l-1's stream (NULL for l = 0). */
@@ -279,9 +300,9 @@ static int step_stream(struct gen *G, uint32_t q, uint32_t l, uint32_t step,
 		}
 		nvac = ndrop;
 	}
-	/* Draw after all drops so a token dropped now is not back at once. */
 	while (nvac)
 		put(s, G->pos[--nvac], draw(G, s, q, len));
+	release_dropped(s);
 	return 0;
 }
 
@@ -386,6 +407,7 @@ static void gen_free(struct gen *G)
 			free(G->st[i].cur);
 			free(G->st[i].in);
 			free(G->st[i].added);
+			free(G->st[i].gone);
 			free(G->st[i].ring);
 		}
 	free(G->st);
@@ -461,7 +483,8 @@ int ess_trace_generate(const struct ess_trace_gen *g, struct ess_trace *tr,
 		st->cur = malloc(sizeof(*st->cur) * g->topk);
 		st->in = calloc(((size_t)G.maxlen + 64) / 64, sizeof(*st->in));
 		st->added = malloc(sizeof(*st->added) * g->topk);
-		if (!st->cur || !st->in || !st->added)
+		st->gone = malloc(sizeof(*st->gone) * g->topk);
+		if (!st->cur || !st->in || !st->added || !st->gone)
 			goto nomem;
 		memset(st->cur, 0xff, sizeof(*st->cur) * g->topk);
 	}
