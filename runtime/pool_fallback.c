@@ -24,17 +24,30 @@
 #define MFD_HUGETLB 0x0004U
 #endif
 
-static uint64_t free_hugepages_2m(void)
+static uint64_t hugepages_2m(const char *what)
 {
+	char path[128];
 	unsigned long long v = 0;
-	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+	FILE *f;
 
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-2048kB/%s", what);
+	f = fopen(path, "r");
 	if (!f)
 		return 0;
 	if (fscanf(f, "%llu", &v) != 1)
 		v = 0;
 	fclose(f);
 	return v;
+}
+
+/* Huge pages neither in use nor promised to an existing mapping. */
+static uint64_t available_hugepages_2m(void)
+{
+	uint64_t free = hugepages_2m("free_hugepages");
+	uint64_t resv = hugepages_2m("resv_hugepages");
+
+	return free > resv ? free - resv : 0;
 }
 
 /* The node to place on: the given one, else the calling CPU's. */
@@ -91,7 +104,7 @@ int ess_pool_fallback_open(struct ess_pool *p,
 	p->fd = -1;
 	p->node = node;
 
-	if (free_hugepages_2m() >= bytes / ESS_POOL_ALIGN) {
+	if (available_hugepages_2m() >= bytes / ESS_POOL_ALIGN) {
 		fd = memfd_create("ess-pool", MFD_HUGETLB | MFD_CLOEXEC);
 		if (fd >= 0 && ftruncate(fd, (off_t)bytes) == 0)
 			m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
@@ -138,9 +151,9 @@ int ess_pool_fallback_open(struct ess_pool *p,
 			ess_pool_close(p);
 			return e == EPERM ? -EPERM : -ENOMEM;
 		}
-		/* Go on unlocked: correct, only slower to register; touch it
-		 * so the pages exist on the chosen node. */
-		memset(m, 0, bytes);
+		/* Go on unlocked: correct, only slower to register and open
+		 * to swapping.  Pages still come from the bound node when
+		 * first touched. */
 	}
 	return 0;
 }
