@@ -178,6 +178,90 @@ struct ess_nvme_stats {
 };
 int ess_nvme_stats_get(const ess_nvme *st, struct ess_nvme_stats *out);
 
+/*
+ * Tiering: an extent store under a context's host pool.
+ *
+ * Extents of (request, layer) move between the host pool and the store:
+ * - ess_tier_balance(): when host-pool use is above high_pct, demote cold
+ *   full extents until it is below low_pct.  Cold means: the module's
+ *   coldest heat blocks (ESS_IOC_HEAT_READ, ESS_HEAT_COLDEST) when the pool
+ *   is a /dev/ess region, else the tier's own per-extent access counts
+ *   (counted by ess_tier_prepare, halved after every balance pass).  The
+ *   last, partly filled extent of a (request, layer) is never demoted by
+ *   balance: appends write into it.
+ * - ess_tier_park(): demote every extent of a request (paused or
+ *   preempted); the request must not be resolved or appended to until
+ *   ess_tier_resume(), which allocates host extents and starts reading
+ *   them all back (prefetch, not waited for).
+ * - ess_tier_prepare(): before ess_resolve() of a layer, read back every
+ *   demoted extent the top-k touches (critical-path reads, all issued
+ *   before the first is waited for) and wait for prefetches it needs.
+ * A host extent is released only after its write completed and its CRC
+ * was recorded; every read back is verified.  A failed read leaves the
+ * extent demoted (its NVMe copy is kept) and fails the call.
+ *
+ * Until the runtime calls these hooks itself (see Documentation/dev/nvme.md,
+ * "Runtime hooks"), the engine calls ess_tier_prepare() before each
+ * ess_resolve(), ess_tier_forget() before ess_request_remove() and
+ * ess_tier_detach() before ess_destroy(); ess_host_row() and data-check
+ * mode do not know about demoted extents.  Errors: negative errno with the
+ * message in ess_errmsg(ctx).
+ */
+struct ess_ctx;
+
+struct ess_tier_config {
+	uint32_t size;		/* sizeof(struct ess_tier_config) */
+	uint32_t store_flags;	/* ESS_NVME_* for the store */
+	const char *path;	/* file or block device */
+	uint64_t capacity_bytes; /* as ess_nvme_config.capacity_bytes */
+	uint32_t queue_depth;	/* 1 .. ESS_NVME_QD_MAX */
+	uint32_t high_pct;	/* balance starts above this pool use, 1..100 */
+	uint32_t low_pct;	/* and stops below this one, < high_pct */
+};
+
+void ess_tier_config_default(struct ess_tier_config *cfg);
+int ess_tier_attach(struct ess_ctx *ctx, const struct ess_tier_config *cfg);
+/* Read every demoted extent back, then close the store; on failure (pool
+ * full, a bad read) the tier stays attached and nothing is lost. */
+int ess_tier_detach(struct ess_ctx *ctx);
+
+/* Returns extents demoted (>= 0) or -errno. */
+int ess_tier_balance(struct ess_ctx *ctx);
+/* topk: host memory, nreq rows of the context's topk ids (-1 unused), or
+ * NULL to bring back every extent of each (request, layer). */
+int ess_tier_prepare(struct ess_ctx *ctx, uint32_t layer, uint32_t nreq,
+		     const uint32_t *reqs, const int32_t *topk);
+int ess_tier_park(struct ess_ctx *ctx, uint32_t req);
+int ess_tier_resume(struct ess_ctx *ctx, uint32_t req);
+/* Finish what is in flight (wait != 0: all of it). */
+int ess_tier_poll(struct ess_ctx *ctx, int wait);
+/* Drop a request's NVMe copies (before ess_request_remove). */
+int ess_tier_forget(struct ess_ctx *ctx, uint32_t req);
+/* 1 if the extent holding token tok of (req, layer) is on NVMe only. */
+int ess_tier_demoted(const struct ess_ctx *ctx, uint32_t req, uint32_t layer,
+		     uint32_t tok);
+
+struct ess_tier_stats {
+	uint64_t demoted;		/* extents written and released */
+	uint64_t demoted_bytes;
+	uint64_t promoted;		/* extents read back and verified */
+	uint64_t promoted_bytes;
+	uint64_t critical_reads;	/* read back for a step's top-k */
+	uint64_t prefetch_reads;	/* read back by resume */
+	uint64_t parks;
+	uint64_t resumes;
+	uint64_t balance_passes;
+	uint64_t heat_picks;		/* victims chosen from module heat */
+	uint64_t count_picks;		/* victims chosen from own counts */
+	uint64_t write_failures;	/* demotions kept in host memory */
+	uint64_t read_failures;		/* read-backs that failed */
+	uint64_t on_nvme;		/* level: extents held only on NVMe */
+	uint64_t pool_extents;		/* level: host-pool extents */
+	uint64_t pool_used;		/* level: of those, in use */
+	struct ess_nvme_stats store;
+};
+int ess_tier_stats_get(const struct ess_ctx *ctx, struct ess_tier_stats *st);
+
 #ifdef __cplusplus
 }
 #endif
