@@ -58,6 +58,10 @@ static uint64_t rng(void)
 	return rs * 0x2545F4914F6CDD1Dull;
 }
 
+#ifdef ESS_MANAGE_PROF
+extern "C" int ess_cuda_manage_prof(unsigned long long *out);
+#endif
+
 static int reps = 9;
 static cudaEvent_t ev0, ev1;
 static cudaStream_t bs;	/* every timed operation runs here */
@@ -312,6 +316,16 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 			*fetch_gbs = gbs(c[ESS_CUDA_C_BYTES_H2D], ms);
 		}
 	}
+#ifdef ESS_MANAGE_PROF
+	{
+		unsigned long long pr[16];
+		ess_cuda_manage_prof(pr);
+		printf("<!-- phase cycles (block 0, last step): load %llu hash %llu hits %llu misses %llu "
+		       "range %llu radix %llu ties %llu sort %llu fill %llu -->\n",
+		       pr[1] - pr[0], pr[2] - pr[1], pr[3] - pr[2], pr[4] - pr[3], pr[5] - pr[4],
+		       pr[6] - pr[5], pr[7] - pr[6], pr[8] - pr[7], pr[9] - pr[8]);
+	}
+#endif
 	void *d[] = {m.tok_d, m.key_d, m.freq_d, m.t_d, m.reqs_d, m.ntok_d, m.nmiss_d, m.ext_d,
 		     m.moff_d, m.cnt_d, m.rows_d, m.out_d, m.mslot_d, m.mtok_d, m.err_d, m.hot_d};
 	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
@@ -323,6 +337,7 @@ int main(int argc, char **argv)
 	const uint64_t pool_gib = argc > 1 ? strtoull(argv[1], NULL, 0) : 4;
 	if (argc > 2)
 		reps = atoi(argv[2]);
+	const bool manage_only = argc > 3 && strcmp(argv[3], "manage") == 0;
 	int dev = 0, drv = 0, rt = 0;
 	cudaDeviceProp prop;
 	if (cudaGetDeviceProperties(&prop, dev) != cudaSuccess) {
@@ -358,12 +373,17 @@ int main(int argc, char **argv)
 	       "%u slots per request; medians of %d runs\n\n",
 	       date, (unsigned long long)pool_gib, ROW, TOPK, SLOTS, reps);
 
+	double h2d = 0, d2h = 0;
+	unsigned char *same_d = NULL;
+	if (manage_only)
+		goto manage;
+	{
 	/* bulk */
 	const uint64_t bulk = 1ull << 30;
 	unsigned char *bulk_d;
 	CK(cudaMalloc(&bulk_d, bulk));
-	double h2d = gbs(bulk, median_ms([&](int) { CK(cudaMemcpyAsync(bulk_d, pool_h, bulk, cudaMemcpyHostToDevice, bs)); }));
-	double d2h = gbs(bulk, median_ms([&](int) { CK(cudaMemcpyAsync(pool_h + bulk, bulk_d, bulk, cudaMemcpyDeviceToHost, bs)); }));
+	h2d = gbs(bulk, median_ms([&](int) { CK(cudaMemcpyAsync(bulk_d, pool_h, bulk, cudaMemcpyHostToDevice, bs)); }));
+	d2h = gbs(bulk, median_ms([&](int) { CK(cudaMemcpyAsync(pool_h + bulk, bulk_d, bulk, cudaMemcpyDeviceToHost, bs)); }));
 	CK(cudaFree(bulk_d));
 	printf("| bulk pinned cudaMemcpy 1 GiB | H2D %.1f GB/s | D2H %.1f GB/s |\n|---|---|---|\n\n", h2d, d2h);
 
@@ -400,7 +420,6 @@ int main(int argc, char **argv)
 	const uint32_t batches[] = {16, 64, 128};
 	const uint32_t rates[] = {5, 10, 20};
 	struct ess_fetch_tune tu = {0, 0, 0};
-	unsigned char *same_d;
 	CK(cudaMalloc(&same_d, (uint64_t)128 * TOPK * ROW));
 	for (uint32_t bt : batches)
 		for (uint32_t rate : rates) {
@@ -425,6 +444,8 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		}
 
+	}
+manage:
 	printf("\n## Management kernel per layer (top-k %u, %u slots, LRU, synthetic stream, 18 timed steps)\n\n", TOPK, SLOTS);
 	printf("| batch | target miss %% | seen miss %% | manage us/layer | manage + fetch us/layer | fetch GB/s within |\n|---|---|---|---|---|---|\n");
 	const uint32_t mb[] = {16, 64, 128};

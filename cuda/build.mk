@@ -25,7 +25,7 @@ GPU_TESTS     := $(GPU_TEST_SRCS:tests/gpu/%.cu=$(BUILD)/tests/gpu/%)
 HOTSET_REF    := $(BUILD)/cuda/hotset-ref.o
 
 all: cuda
-cuda: $(BUILD)/libess-cuda.a cuda-tests $(BUILD)/bin/ess-bench-fetch
+cuda: $(BUILD)/libess-cuda.a cuda-tests $(BUILD)/bin/ess-bench-fetch $(BUILD)/bin/ess-bench-fetch-prof
 cuda-tests: $(GPU_TESTS)
 
 $(BUILD)/cuda/%.o: cuda/%.cu cuda/ess_cuda.h cuda/kernels.cuh include/ess/hotset.h
@@ -48,6 +48,11 @@ $(BUILD)/tests/gpu/%: tests/gpu/%.cu tests/gpu/gpu-tap.h $(BUILD)/libess-cuda.a 
 $(BUILD)/bin/ess-bench-fetch: cuda/bench.cu $(BUILD)/libess-cuda.a
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< $(BUILD)/libess-cuda.a
+
+# The same benchmark with per-phase clocks in the management kernel.
+$(BUILD)/bin/ess-bench-fetch-prof: cuda/bench.cu $(CUDA_LIB_SRCS) cuda/ess_cuda.h cuda/kernels.cuh
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -DESS_MANAGE_PROF -o $@ cuda/bench.cu $(CUDA_LIB_SRCS)
 
 check-gpu: cuda-tests
 	tests/tap-run.sh gpu $(GPU_TESTS)

@@ -38,5 +38,6 @@ fi
 if [ "$what" != tests ]; then
 	build/bin/ess-bench-fetch 4 9 >"$OUT/fetch-table.md" 2>"$OUT/bench.err" || rc=1
 	cat "$OUT/fetch-table.md" "$OUT/bench.err"
+	build/bin/ess-bench-fetch-prof 4 3 manage 2>&1 | grep -E '^\| (16|64|128) \|.*\|$|phase' | tail -20 >"$OUT/prof.txt"
 fi
 exit $rc

@@ -23,6 +23,23 @@
 #include "ess/hotset.h"
 #include "kernels.cuh"
 
+/* ESS_MANAGE_PROF builds (ess-bench-fetch-prof only): block 0 records the
+ * SM clock after each phase. */
+#ifdef ESS_MANAGE_PROF
+__device__ unsigned long long ess_manage_prof[16];
+#define PROF(i)                                                         \
+	do {                                                            \
+		if (blockIdx.x == 0 && threadIdx.x == 0)                \
+			ess_manage_prof[i] = clock64();                 \
+	} while (0)
+extern "C" int ess_cuda_manage_prof(unsigned long long *out)
+{
+	return cudaMemcpyFromSymbol(out, ess_manage_prof, sizeof(ess_manage_prof)) != cudaSuccess;
+}
+#else
+#define PROF(i) do { } while (0)
+#endif
+
 #define EMPTY_TOK INT32_MIN
 #define NWARPS (ESS_MANAGE_THREADS / 32)
 
@@ -131,6 +148,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	const uint32_t ntok = a.ntokens[map];
 	const uint64_t *ext = a.extent_off + map * a.max_extents;
 
+	PROF(0);
 	/* 0. clear, and copy the row and the slot state to shared memory
 	 * (every later pass reads them there: one round trip to HBM) */
 	for (uint32_t i = tid; i < hash_cap; i += nth)
@@ -150,6 +168,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		sm.t = a.hs_t[req] + 1;
 	}
 	__syncthreads();
+	PROF(1);
 
 	/* 1. check and hash the row */
 	for (uint32_t i = tid; i < K; i += nth) {
@@ -190,6 +209,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		return;
 	}
 	const uint32_t t = sm.t;
+	PROF(2);
 
 	/* 2. hits */
 	uint32_t myhits = 0;
@@ -213,6 +233,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	if (myhits)
 		atomicAdd(&sm.nhit, myhits);
 	__syncthreads();
+	PROF(3);
 
 	/* 3. misses, and -1 for unused entries */
 	for (uint32_t i = tid; i < K; i += nth) {
@@ -224,6 +245,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	}
 	__syncthreads();
 	const uint32_t m = sm.nmiss;
+	PROF(4);
 
 	if (m > 0) {
 		/* 4a. key range of the candidates (slots not hit) */
@@ -261,6 +283,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		}
 		__syncthreads();
 
+		PROF(5);
 		/* 4b. radix select of the m-th smallest key */
 		for (int pass = (int)sm.npass - 1; pass >= 0; pass--) {
 			const int shift = pass * 8;
@@ -308,6 +331,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			__syncthreads();
 		}
 
+		PROF(6);
 		/* 4c. take every candidate under the threshold key and the lowest
 		 * `remaining` slots at it */
 		const uint64_t thr = sm.prefix;
@@ -334,6 +358,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		}
 		__syncthreads();
 
+		PROF(7);
 		/* 4d. sort misses by token and victims by (key, slot): by rank
 		 * (each element counts those below it; reads are broadcasts) up
 		 * to two elements a thread, else bitonic */
@@ -410,6 +435,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		}
 		}
 
+		PROF(8);
 		/* 5. fills and the fetch list */
 		uint32_t myevict = 0;
 		const uint64_t fill = ess_policy_fill_key(a.policy, t);
@@ -435,6 +461,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		__syncthreads();
 	}
 
+	PROF(9);
 	if (tid == 0) {
 		a.nmiss[b] = m;
 		a.hs_t[req] = t;
