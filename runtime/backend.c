@@ -46,7 +46,7 @@ static void *try_open(const char *path, char *why, size_t whylen)
 	return h;
 }
 
-static void *open_lib(char *tried, size_t triedlen)
+static void *open_lib(char *tried, size_t triedlen, char *used, size_t usedlen)
 {
 	char exe[PATH_MAX], path[PATH_MAX + 32], why[256] = "";
 	const char *env = getenv("ESS_CUDA_LIB");
@@ -54,6 +54,7 @@ static void *open_lib(char *tried, size_t triedlen)
 	void *h;
 
 	if (env && *env) {
+		copy_str(used, usedlen, env);
 		h = try_open(env, why, sizeof(why));
 		snprintf(tried, triedlen, "ESS_CUDA_LIB=%s: %s", env, why);
 		return h;
@@ -69,6 +70,7 @@ static void *open_lib(char *tried, size_t triedlen)
 			*slash = 0;
 			snprintf(path, sizeof(path), "%s/%s", exe, CUDA_LIB);
 			if (access(path, F_OK) == 0) {
+				copy_str(used, usedlen, path);
 				h = try_open(path, why, sizeof(why));
 				if (h)
 					return h;
@@ -77,6 +79,7 @@ static void *open_lib(char *tried, size_t triedlen)
 			}
 		}
 	}
+	copy_str(used, usedlen, CUDA_LIB);
 	h = try_open(CUDA_LIB, why, sizeof(why));
 	if (!h)
 		snprintf(tried, triedlen,
@@ -88,21 +91,21 @@ static void *open_lib(char *tried, size_t triedlen)
 int ess_backend_load_cuda(const struct ess_backend_ops **ops, void **handle,
 			  char *err, size_t errlen)
 {
-	char tried[512] = "";
+	char tried[512] = "", used[256] = "";
 	ess_backend_get_fn get;
 	const struct ess_backend_ops *o;
 	void *h;
 
 	*ops = NULL;
 	*handle = NULL;
-	h = open_lib(tried, sizeof(tried));
+	h = open_lib(tried, sizeof(tried), used, sizeof(used));
 	if (!h) {
 		snprintf(err, errlen, "CUDA backend unavailable: %s", tried);
 		return -ENODEV;
 	}
 	*(void **)&get = dlsym(h, ESS_BACKEND_CUDA_SYMBOL);
 	if (!get) {
-		snprintf(err, errlen, "CUDA backend: %s lacks %s", CUDA_LIB,
+		snprintf(err, errlen, "CUDA backend: %s lacks %s", used,
 			 ESS_BACKEND_CUDA_SYMBOL);
 		dlclose(h);
 		return -ENODEV;
@@ -115,7 +118,7 @@ int ess_backend_load_cuda(const struct ess_backend_ops **ops, void **handle,
 	    !o->read_tokens || !o->read_hot) {
 		snprintf(err, errlen,
 			 "CUDA backend: %s has backend ABI %u (size %u), libess expects %u (size %zu) with every required op",
-			 CUDA_LIB, o ? o->abi : 0, o ? o->size : 0,
+			 used, o ? o->abi : 0, o ? o->size : 0,
 			 ESS_BACKEND_ABI, sizeof(struct ess_backend_ops));
 		dlclose(h);
 		return -ENODEV;

@@ -1,5 +1,7 @@
 # libess rules (owned by runtime/).
-LIB_SRCS := $(wildcard runtime/*.c)
+# runtime/backend_cuda*.c belong to build/libess-cuda.so (cuda/build.mk):
+# libess never links CUDA, it dlopens that library (runtime/backend.c).
+LIB_SRCS := $(filter-out runtime/backend_cuda%,$(wildcard runtime/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 .PHONY: lib
 all: lib

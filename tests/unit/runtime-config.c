@@ -107,6 +107,13 @@ int main(void)
 	ok(r == -ENODEV && ctx == NULL && strstr(err, "CUDA"),
 	   "CUDA backend without its library: -ENODEV (\"%s\")", err);
 
+	/* A real library without the backend's symbol is refused too. */
+	setenv("ESS_CUDA_LIB", "libm.so.6", 1);
+	r = ess_create(&c, &ctx, err, sizeof(err));
+	ok(r == -ENODEV && ctx == NULL && strstr(err, "ess_backend_cuda_ops"),
+	   "library without the backend symbol: -ENODEV (\"%s\")", err);
+	unsetenv("ESS_CUDA_LIB");
+
 	/* Without the module, a named region is -ENODEV under AUTO. */
 	if (access("/dev/ess", F_OK)) {
 		small_cfg(&c);
