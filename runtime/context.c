@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tier.h"
 #include "hotset.h"
 
 int ess_fail(const ess_ctx *cctx, int err, const char *fmt, ...)
@@ -276,6 +277,7 @@ void ess_destroy(ess_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	ess_tier_release(ctx);	/* NVMe tier hook (runtime/tier.h) */
 	if (ctx->be_ready) {
 		/* Finish queued work and send its heat before the pool goes. */
 		ess_sync(ctx, NULL);

@@ -25,6 +25,7 @@
 #include "ess/nvme.h"
 #include "uapi/ess.h"
 #include "internal.h"
+#include "tier.h"
 
 enum { ST_DEMOTED = 1, ST_WRITING = 2, ST_READING = 3 };
 
@@ -378,6 +379,20 @@ int ess_tier_attach(ess_ctx *ctx, const struct ess_tier_config *cfg)
 				TIER_MAX_CTX);
 	}
 	return 0;
+}
+
+void ess_tier_release(ess_ctx *ctx)
+{
+	struct ess_tier *t = NULL;
+
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < TIER_MAX_CTX; i++)
+		if (reg[i].ctx == ctx && ctx) {
+			t = reg[i].t;
+			reg[i].ctx = NULL;
+		}
+	pthread_mutex_unlock(&reg_lock);
+	tier_free(t);	/* the store waits for its in-flight I/O */
 }
 
 int ess_tier_detach(ess_ctx *ctx)
