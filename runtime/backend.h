@@ -212,6 +212,18 @@ struct ess_backend_ops {
 	 * last drain) into off; returns how many, or a negative errno.
 	 * Optional: NULL for a backend that calls be->heat itself. */
 	int (*heat_drain)(struct ess_backend *be, uint64_t *off, uint32_t cap);
+
+	/*
+	 * Backend memory for callers that have none of their own (tools,
+	 * bindings): allocate, free, and copy between host and backend memory
+	 * (to_backend != 0: host src -> backend dst), queued on stream and
+	 * complete at the next sync.  Optional: NULL means backend memory is
+	 * host memory, and libess uses malloc/free/memcpy.
+	 */
+	void *(*mem_alloc)(struct ess_backend *be, size_t bytes);
+	void (*mem_free)(struct ess_backend *be, void *ptr);
+	int (*mem_copy)(struct ess_backend *be, void *dst, const void *src,
+			size_t bytes, int to_backend, void *stream);
 };
 
 /* The CPU backend (always available). */

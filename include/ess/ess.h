@@ -202,6 +202,19 @@ void *ess_hot_layer(ess_ctx *ctx, uint32_t layer);
 const void *ess_host_row(const ess_ctx *ctx, uint32_t req, uint32_t layer,
 			 uint32_t token);
 
+/*
+ * Backend memory for callers without their own allocator (tools, bindings,
+ * tests): device memory for CUDA, host memory for CPU.  ess_mem_alloc
+ * returns NULL on failure (message in ess_errmsg).  The copies are queued
+ * on stream and complete by the next ess_sync() of that stream.
+ */
+void *ess_mem_alloc(ess_ctx *ctx, size_t bytes);
+void ess_mem_free(ess_ctx *ctx, void *ptr);
+int ess_mem_to_backend(ess_ctx *ctx, void *dst, const void *src,
+		       size_t bytes, void *stream);
+int ess_mem_to_host(ess_ctx *ctx, void *dst, const void *src,
+		    size_t bytes, void *stream);
+
 /* Counters: they only grow, from context creation. */
 struct ess_stats {
 	uint64_t resolves;	/* (request, layer) top-k lists resolved */
