@@ -24,9 +24,10 @@ void *ess_mem_alloc(ess_ctx *ctx, size_t bytes)
 		p = ctx->be.ops->mem_alloc(&ctx->be, bytes);
 	else
 		p = malloc(bytes);
-	if (!p)
-		ess_fail(ctx, -ENOMEM, "ess_mem_alloc: no memory for %zu bytes%s%s",
-			 bytes, ctx->be.err[0] ? ": " : "", ctx->be.err);
+	/* A backend writes its own message (be.err is the context's). */
+	if (!p && !ctx->be.ops->mem_alloc)
+		ess_fail(ctx, -ENOMEM, "ess_mem_alloc: no memory for %zu bytes",
+			 bytes);
 	return p;
 }
 
@@ -57,9 +58,8 @@ static int mem_copy(ess_ctx *ctx, const char *fn, void *dst, const void *src,
 	}
 	ret = ctx->be.ops->mem_copy(&ctx->be, dst, src, bytes, to_backend,
 				    stream);
-	if (ret)
-		return ess_fail(ctx, ret, "%s: %s", fn, ctx->be.err);
-	return 0;
+	/* On failure the backend's message is already the context's. */
+	return ret;
 }
 
 int ess_mem_to_backend(ess_ctx *ctx, void *dst, const void *src,
