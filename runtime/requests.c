@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tier.h"
 
 int ess_request_add(ess_ctx *ctx, uint64_t tag, uint32_t *req)
 {
@@ -54,6 +55,7 @@ int ess_request_remove(ess_ctx *ctx, uint32_t req)
 	ret = ctx->be.ops->request_reset(&ctx->be, req);
 	if (ret)
 		return ret;
+	ess_tier_hook_remove(ctx, req);	/* NVMe tier hook: drop its copies */
 	for (uint32_t l = 0; l < ctx->cfg.layers; l++) {
 		ess_pool_extents_free(&ctx->pool, req, l, 0);
 		*ess_pool_ntokens(&ctx->pool, req, l) = 0;
@@ -107,6 +109,10 @@ const void *ess_host_row(const ess_ctx *ctx, uint32_t req, uint32_t layer,
 	    !ctx->pool.req[req].used ||
 	    token >= *ess_pool_ntokens(&ctx->pool, req, layer))
 		return NULL;
+	/* NVMe tier hook: a demoted extent has no host copy. */
+	if (ess_pool_extents(&ctx->pool, req, layer)
+		[token / ctx->cfg.extent_tokens] == UINT64_MAX)
+		return NULL;
 	return ess_row(ctx, req, layer, token);
 }
 
@@ -148,6 +154,8 @@ int ess_ingest(ess_ctx *ctx, uint32_t req, uint32_t layer,
 	ret = ess_check_req(ctx, fn, req);
 	if (!ret)
 		ret = ess_check_layer(ctx, fn, layer);
+	if (!ret)	/* NVMe tier hook: not into a parked request */
+		ret = ess_tier_hook_write(ctx, fn, req);
 	if (ret)
 		return ret;
 	if (!rows && ntokens)
@@ -207,6 +215,10 @@ int ess_warmup(ess_ctx *ctx, uint32_t req, uint32_t layer,
 				ctx->cfg.slots);
 	if (n == 0)
 		return 0;
+	/* NVMe tier hook: the rows to load must be in host memory. */
+	ret = ess_tier_hook_warmup(ctx, req, layer, tokens, n);
+	if (ret)
+		return ret;
 	return ctx->be.ops->warmup(&ctx->be, req, layer, tokens, n);
 }
 
@@ -226,6 +238,11 @@ int ess_append(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 		return ret;
 	if (nreq && !rows)
 		return ess_fail(ctx, -EINVAL, "%s: rows is NULL", fn);
+	for (i = 0; i < nreq; i++) {	/* NVMe tier hook: none parked */
+		ret = ess_tier_hook_write(ctx, fn, reqs[i]);
+		if (ret)
+			return ret;
+	}
 	for (i = 0; i < nreq; i++) {
 		ctx->pos[i] = *ess_pool_ntokens(&ctx->pool, reqs[i], layer);
 		if (ctx->pos[i] >= ctx->cfg.max_tokens)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tier.h"
 
 int ess_resolve(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 		const uint32_t *reqs, const int32_t *topk, int32_t *slots_out,
@@ -28,6 +29,10 @@ int ess_resolve(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 	if (!topk || !slots_out)
 		return ess_fail(ctx, -EINVAL, "%s: %s is NULL", fn,
 				topk ? "slots_out" : "topk");
+	/* NVMe tier hook: demoted extents the top-k needs come back first. */
+	ret = ess_tier_hook_resolve(ctx, layer, nreq, reqs, topk);
+	if (ret)
+		return ret;
 	ret = ctx->be.ops->resolve(&ctx->be, layer, nreq, reqs, topk,
 				   slots_out, stream);
 	if (ret)
@@ -96,6 +101,11 @@ int ess_data_check(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 					     (size_t)s * c->entry_bytes;
 
 			if (t < 0)
+				continue;
+			/* NVMe tier hook: a demoted row has no host copy. */
+			if ((uint32_t)t < held &&
+			    ess_pool_extents(&ctx->pool, r, layer)
+				[(uint32_t)t / c->extent_tokens] == UINT64_MAX)
 				continue;
 			ctx->st.data_checks++;
 			if ((uint32_t)t < held &&

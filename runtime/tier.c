@@ -119,6 +119,18 @@ static void pool_release_one(struct ess_tier *t, uint64_t i)
 	free(saved);
 }
 
+/* Tell the backend that (req, layer)'s extent table changed (the CUDA
+ * backend keeps a device copy of it). */
+static void map_changed(struct ess_tier *t, uint64_t i)
+{
+	uint64_t rl = i / t->max_extents;
+	struct ess_backend *be = &t->ctx->be;
+
+	if (be->ops && be->ops->map_changed)
+		be->ops->map_changed(be, (uint32_t)(rl / t->layers),
+				     (uint32_t)(rl % t->layers));
+}
+
 static int note_err(struct ess_tier *t, int err, const char *what, uint64_t i)
 {
 	uint64_t rl = i / t->max_extents;
@@ -147,6 +159,7 @@ static void complete(struct ess_tier *t, const struct ess_nvme_cpl *c)
 			/* The NVMe copy is complete and checksummed: only
 			 * now may the host copy go. */
 			pool_release_one(t, i);
+			map_changed(t, i);
 			t->loc[i] = LOC(slot, ST_DEMOTED);
 			t->st.demoted++;
 			t->st.demoted_bytes += eb;
@@ -170,6 +183,7 @@ static void complete(struct ess_tier *t, const struct ess_nvme_cpl *c)
 		/* Give the host extent back; the NVMe copy stays, so a
 		 * transient error can be retried. */
 		pool_release_one(t, i);
+		map_changed(t, i);
 		t->loc[i] = LOC(slot, ST_DEMOTED);
 		t->st.read_failures++;
 		note_err(t, c->status, "read-back", i);
@@ -265,6 +279,7 @@ static int start_read(struct ess_tier *t, uint64_t i, uint32_t flags)
 		return ess_fail(t->ctx, ret, "NVMe tier: %s",
 				ess_nvme_errmsg(t->store));
 	}
+	map_changed(t, i);
 	t->loc[i] = LOC(slot, ST_READING);
 	t->reading++;
 	if (flags & ESS_NVME_READ_CRITICAL)
@@ -639,20 +654,18 @@ int ess_tier_poll(ess_ctx *ctx, int wait)
 	return ret ? ret : take_err(t);
 }
 
-int ess_tier_prepare(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
-		     const uint32_t *reqs, const int32_t *topk)
+/*
+ * Bring back the demoted extents that rows of k token ids per request
+ * (toks NULL: every extent) touch in a layer, all reads issued before the
+ * first wait so they overlap; count the accesses.
+ */
+static int bring_back(struct ess_tier *t, const char *fn, uint32_t layer,
+		      uint32_t nreq, const uint32_t *reqs, const int32_t *toks,
+		      uint32_t k, uint32_t flags)
 {
-	const char *fn = "ess_tier_prepare";
-	struct ess_tier *t;
-	uint32_t k = ctx ? ctx->cfg.topk : 0;
-	int ret = tier_get(ctx, fn, &t), waiting;
+	ess_ctx *ctx = t->ctx;
+	int ret = 0, waiting;
 
-	if (!ret)
-		ret = ess_check_layer(ctx, fn, layer);
-	if (!ret)
-		ret = ess_check_batch(ctx, fn, nreq, reqs);
-	if (ret)
-		return ret;
 	reap(t, 0);
 	take_err(t);
 	for (uint32_t r = 0; r < nreq; r++) {
@@ -661,20 +674,19 @@ int ess_tier_prepare(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 			return ess_fail(ctx, -EBUSY, "%s: request %u is parked",
 					fn, reqs[r]);
 	}
-	/* Issue every read first, then wait: they overlap. */
 	for (uint32_t r = 0; r < nreq && !ret; r++) {
 		uint32_t req = reqs[r];
 		uint32_t held = *ess_pool_ntokens(&ctx->pool, req, layer);
-		uint32_t n = topk ? k : (held + t->et - 1) / t->et;
+		uint32_t n = toks ? k : (held + t->et - 1) / t->et;
 
 		for (uint32_t j = 0; j < n && !ret; j++) {
 			uint64_t i;
 
-			if (topk) {
-				int32_t tok = topk[(size_t)r * k + j];
+			if (toks) {
+				int32_t tok = toks[(size_t)r * k + j];
 
 				if (tok < 0 || (uint32_t)tok >= held)
-					continue;	/* resolve rejects it */
+					continue;	/* the core rejects it */
 				i = ent(t, req, layer, (uint32_t)tok / t->et);
 				if (t->count[i] < UINT32_MAX)
 					t->count[i]++;
@@ -682,7 +694,7 @@ int ess_tier_prepare(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 				i = ent(t, req, layer, j);
 			}
 			if (LOC_STATE(t->loc[i]) == ST_DEMOTED)
-				ret = start_read(t, i, ESS_NVME_READ_CRITICAL);
+				ret = start_read(t, i, flags);
 		}
 	}
 	/* Wait until no extent of the batch is still being read. */
@@ -701,6 +713,67 @@ int ess_tier_prepare(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 	if (ret)
 		return ret;
 	return take_err(t);
+}
+
+int ess_tier_prepare(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
+		     const uint32_t *reqs, const int32_t *topk)
+{
+	const char *fn = "ess_tier_prepare";
+	struct ess_tier *t;
+	int ret = tier_get(ctx, fn, &t);
+
+	if (!ret)
+		ret = ess_check_layer(ctx, fn, layer);
+	if (!ret)
+		ret = ess_check_batch(ctx, fn, nreq, reqs);
+	if (ret)
+		return ret;
+	return bring_back(t, fn, layer, nreq, reqs, topk, ctx->cfg.topk,
+			  ESS_NVME_READ_CRITICAL);
+}
+
+int ess_tier_hook_resolve(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
+			  const uint32_t *reqs, const int32_t *topk)
+{
+	struct ess_tier *t = tier_of(ctx);
+
+	if (!t)
+		return 0;
+	/* Device memory cannot be read here: bring whole layers back. */
+	if (ctx->cfg.backend != ESS_BACKEND_CPU)
+		topk = NULL;
+	return bring_back(t, "ess_resolve", layer, nreq, reqs, topk,
+			  ctx->cfg.topk, ESS_NVME_READ_CRITICAL);
+}
+
+int ess_tier_hook_warmup(ess_ctx *ctx, uint32_t req, uint32_t layer,
+			 const int32_t *tokens, uint32_t n)
+{
+	struct ess_tier *t = tier_of(ctx);
+
+	if (!t)
+		return 0;
+	return bring_back(t, "ess_warmup", layer, 1, &req, tokens, n,
+			  ESS_NVME_READ_CRITICAL);
+}
+
+int ess_tier_hook_write(ess_ctx *ctx, const char *fn, uint32_t req)
+{
+	struct ess_tier *t = tier_of(ctx);
+
+	if (!t || req >= t->max_requests)
+		return 0;
+	check_owner(t, req);
+	if (t->parked[req])
+		return ess_fail(ctx, -EBUSY, "%s: request %u is parked on NVMe",
+				fn, req);
+	return 0;
+}
+
+void ess_tier_hook_remove(ess_ctx *ctx, uint32_t req)
+{
+	if (tier_of(ctx))
+		ess_tier_forget(ctx, req);
 }
 
 int ess_tier_forget(ess_ctx *ctx, uint32_t req)
