@@ -38,3 +38,13 @@ sim-plot: $(BUILD)/bin/ess-sim
 	$(BUILD)/bin/ess-sim --trace synthetic --miss-curve 2048,3072,4096,5120,6144,8192 > $(BUILD)/sim/miss.csv
 	gnuplot -e "tput='$(BUILD)/sim/throughput.csv'; miss='$(BUILD)/sim/miss.csv'; outdir='$(BUILD)/sim'" sim/plot.gp
 	@echo "wrote $(BUILD)/sim/throughput.png $(BUILD)/sim/miss-rate.png"
+
+# The compute calibration benchmark (needs nvcc and a GPU; not part of
+# 'make' or the tests): build/bin/sim-bench-compute [reps] prints the CSV
+# that sim/calibration/raw/ keeps; see Documentation/dev/simulator.md.
+.PHONY: sim-bench-compute
+sim-bench-compute: $(BUILD)/bin/sim-bench-compute
+$(BUILD)/bin/sim-bench-compute: sim/calib/bench-compute.cu
+	@if [ -z "$(NVCC)" ]; then echo "sim-bench-compute: needs nvcc" >&2; exit 1; fi
+	@mkdir -p $(dir $@)
+	$(NVCC) -O2 -arch=sm_90 -std=c++17 -o $@ $< -lcublasLt

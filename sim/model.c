@@ -12,18 +12,52 @@
 
 #include "model.h"
 
+/*
+ * A non-GEMM kernel (indexer scan, top-k, attention, streaming reads): its
+ * fixed time plus the larger of its HBM traffic and its compute.
+ */
 static double roofline(const struct sim_params *p, double bytes, double flops,
 		       double rate)
 {
 	double tm = bytes / (p->hw.hbm_bw * p->hw.hbm_eff);
-	double tc = flops / rate;
+	double tc = rate > 0 ? flops / rate : 0;
 
-	return tm > tc ? tm : tc;
+	return p->hw.kernel_floor + (tm > tc ? tm : tc);
+}
+
+/*
+ * A GEMM streaming `bytes` of weights for `flops`: fixed time plus a
+ * smooth roofline (m^p + c^p)^(1/p), which follows measured decode GEMMs
+ * near the ridge better than max(m, c) (sim/calibration/h200-compute.csv).
+ */
+static double gemm_t(const struct sim_params *p, double bytes, double flops,
+		     int fp8)
+{
+	const struct sim_hw *hw = &p->hw;
+	double m = bytes / (hw->hbm_bw * hw->gemm_bw_eff);
+	double c = flops / (fp8 ? hw->fp8_rate * hw->gemm_eff :
+			    hw->bf16_rate * hw->gemm_eff_bf16);
+	double e = hw->gemm_sharpness;
+
+	if (bytes <= 0 && flops <= 0)
+		return 0;
+	return hw->kernel_floor + pow(pow(m, e) + pow(c, e), 1 / e);
+}
+
+double sim_gemm_time(const struct sim_params *p, double K, double M, double N,
+		     int fp8)
+{
+	return gemm_t(p, K * M * (fp8 ? 1 : 2), 2 * K * M * N, fp8);
+}
+
+double sim_stream_time(const struct sim_params *p, double bytes)
+{
+	return roofline(p, bytes, 0, 0);
 }
 
 /* Parameters of the layer parts, in weights (not bytes). */
 struct shapes {
-	double q_a, kv_a, idx;		/* before the indexer */
+	double q_a, kv_a, idx_q, idx_k;	/* before the indexer */
 	double q_b, uk;			/* after it, before attention */
 	double uv, o;			/* after attention */
 	double expert, router, dense_ffn;
@@ -35,8 +69,8 @@ static void shapes(const struct sim_params *p, struct shapes *s)
 
 	s->q_a = m->hidden * m->q_lora_rank;
 	s->kv_a = m->hidden * (m->kv_lora_rank + m->rope_dim);
-	s->idx = m->q_lora_rank * m->index_heads * m->index_dim +
-		 m->hidden * m->index_dim + m->hidden * m->index_heads;
+	s->idx_q = m->q_lora_rank * m->index_heads * m->index_dim;
+	s->idx_k = m->hidden * m->index_dim + m->hidden * m->index_heads;
 	s->q_b = m->q_lora_rank * m->heads * (m->nope_dim + m->rope_dim);
 	s->uk = m->kv_lora_rank * m->heads * m->nope_dim;
 	s->uv = m->kv_lora_rank * m->heads * m->v_dim;
@@ -60,7 +94,7 @@ double sim_weights_per_gpu(const struct sim_params *p)
 	if (p->deploy.weights_per_gpu > 0)
 		return p->deploy.weights_per_gpu;
 	shapes(p, &s);
-	attn = s.q_a + s.kv_a + s.idx + s.q_b + s.uk + s.uv + s.o;
+	attn = s.q_a + s.kv_a + s.idx_q + s.idx_k + s.q_b + s.uk + s.uv + s.o;
 	moe_layers = m->layers - m->dense_layers;
 	/* replicated under data-parallel attention */
 	w = (m->layers * attn + m->dense_layers * s.dense_ffn +
@@ -177,19 +211,23 @@ static double layer_time(const struct sim_params *p, enum sim_side side,
 	struct shapes s;
 
 	shapes(p, &s);
-	pre = roofline(p, (s.q_a + s.kv_a + s.idx) * wb, 2 * N * (s.q_a + s.kv_a + s.idx), fp8);
-	post = roofline(p, (s.q_b + s.uk) * wb, 2 * N * (s.q_b + s.uk), fp8);
-	after = roofline(p, (s.uv + s.o) * wb, 2 * N * (s.uv + s.o), fp8);
+	/* one kernel each: fused q_a/kv_a, indexer q, indexer k + weights */
+	pre = gemm_t(p, (s.q_a + s.kv_a) * wb, 2 * N * (s.q_a + s.kv_a), 1) +
+	      gemm_t(p, s.idx_q * wb, 2 * N * s.idx_q, 1) +
+	      gemm_t(p, s.idx_k * wb, 2 * N * s.idx_k, 1);
+	post = gemm_t(p, s.q_b * wb, 2 * N * s.q_b, 1) +
+	       gemm_t(p, s.uk * wb, 2 * N * s.uk, 1);
+	after = gemm_t(p, s.uv * wb, 2 * N * s.uv, 1) +
+		gemm_t(p, s.o * wb, 2 * N * s.o, 1);
 	idx = roofline(p, batch * ctx * m->index_entry,
 		       2 * N * ctx * m->index_heads * m->index_dim, fp8);
 	/* scores written once and read once by the selection, fp32 */
-	topk = N * ctx * 4 * 2 / hbm_bw;
+	topk = hw->kernel_floor + N * ctx * 4 * 2 / hbm_bw;
 	/* the top-k rows are scattered: they stream at the gather rate */
 	attn = N * m->topk * m->latent_entry / hw->gather_bw;
 	t = 2 * N * m->heads * m->topk * (2 * m->kv_lora_rank + m->rope_dim) /
 	    (hw->bf16_rate * hw->attn_eff);
-	if (t > attn)
-		attn = t;
+	attn = hw->kernel_floor + (t > attn ? t : attn);
 	if (moe) {
 		double touched = local_experts(p) *
 			(1 - exp(-N * p->deploy.ep * m->active_experts / m->routed_experts));
@@ -199,15 +237,21 @@ static double layer_time(const struct sim_params *p, enum sim_side side,
 		double f_intra = ((ep < gpn ? ep : gpn) - 1) / ep;
 		double ti = f_intra * bytes / hw->a2a_intra_bw;
 		double tx = f_inter * bytes / hw->a2a_inter_bw;
+		double eg = s.expert * 2 / 3, ed = s.expert / 3; /* gate+up, down */
 
-		ffn = roofline(p, ((touched + m->shared_experts) * s.expert + s.router) * wb,
-			       2 * N * ((m->active_experts + m->shared_experts) * s.expert +
-					s.router), fp8);
+		/* router; shared expert; routed experts as grouped GEMMs */
+		ffn = gemm_t(p, s.router * wb, 2 * N * s.router, 1) +
+		      m->shared_experts * (gemm_t(p, eg * wb, 2 * N * eg, 1) +
+					   gemm_t(p, ed * wb, 2 * N * ed, 1)) +
+		      gemm_t(p, touched * eg * wb, 2 * N * m->active_experts * eg, 1) +
+		      gemm_t(p, touched * ed * wb, 2 * N * m->active_experts * ed, 1);
 		if (ep > 1)
 			a2a = (2 * hw->a2a_latency + (ti > tx ? ti : tx)) *
 			      (1 - p->deploy.a2a_hidden);
 	} else {
-		ffn = roofline(p, s.dense_ffn * wb, 2 * N * s.dense_ffn, fp8);
+		double eg = s.dense_ffn * 2 / 3, ed = s.dense_ffn / 3;
+
+		ffn = gemm_t(p, eg * wb, 2 * N * eg, 1) + gemm_t(p, ed * wb, 2 * N * ed, 1);
 	}
 
 	t = pre + attn + after + ffn + a2a + hw->layer_overhead;
@@ -219,15 +263,16 @@ static double layer_time(const struct sim_params *p, enum sim_side side,
 		double rows = batch * m->topk * p->ess.miss_rate;
 		double fetch = rows > 0 ? S * hw->fetch_latency +
 			       rows * m->latent_entry / hw->pcie_h2d_overlap : 0;
-		double a = (idx + topk + manage) / S, b = fetch / S;
+		/* each chunk of the indexer and top-k is its own kernel */
+		double a = (idx + topk + (S - 1) * 2 * hw->kernel_floor + manage) / S;
+		double b = fetch / S;
 		double compute_end = S * a + post;
 		double fetch_end = rows > 0 ? pipeline_end(S, a, b) : 0;
 		double exposed = fetch_end > compute_end ? fetch_end - compute_end : 0;
 		double wb_t = batch * nq * m->latent_entry / hw->pcie_d2h;
 		double rest = pre + attn + after + ffn;
 		double wb_exposed = wb_t > rest ? wb_t - rest : 0;
-		double contention = hw->pcie_h2d_overlap > 0 ?
-			p->ess.fetch_sm_share * (fetch - exposed) : 0;
+		double contention = p->ess.fetch_sm_share * (fetch - exposed);
 
 		t += compute_end + exposed + contention + wb_exposed;
 		st->manage += manage;
@@ -270,7 +315,6 @@ void sim_step_time(const struct sim_params *p, enum sim_side side,
 	const struct sim_model *m = &p->model;
 	double nq = 1 + p->deploy.mtp_depth, B = (double)batch, t = 0;
 	double nd = m->dense_layers, nm = m->layers - m->dense_layers;
-	double rate = p->hw.bf16_rate * p->hw.gemm_eff;
 	double head_bytes = m->vocab * m->hidden * m->embed_bytes;
 	double a = 1;
 	struct sim_step one;
@@ -289,14 +333,14 @@ void sim_step_time(const struct sim_params *p, enum sim_side side,
 		t += nm * layer_time(p, side, B, nq, 1, &one);
 		add_scaled(st, &one, nm);
 	}
-	st->head = roofline(p, head_bytes, 2 * B * nq * m->vocab * m->hidden, rate);
+	st->head = gemm_t(p, head_bytes, 2 * B * nq * m->vocab * m->hidden, 0);
 	t += st->head;
 	/* each draft: the MTP layer over one token per request, and the head */
 	if (p->deploy.mtp_depth > 0) {
 		memset(&one, 0, sizeof(one));
 		st->mtp = p->deploy.mtp_depth *
 			  (layer_time(p, side, B, 1, 1, &one) +
-			   roofline(p, head_bytes, 2 * B * m->vocab * m->hidden, rate));
+			   gemm_t(p, head_bytes, 2 * B * m->vocab * m->hidden, 0));
 		st->fetch_bytes += p->deploy.mtp_depth * one.fetch_bytes;
 		t += st->mtp;
 	}

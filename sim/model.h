@@ -73,6 +73,11 @@ double sim_fetch_time(const struct sim_params *p, double rows, int overlapped);
 double sim_writeback_time(const struct sim_params *p, double rows);
 /* Time to gather `rows` scattered rows from HBM (what a hit costs). */
 double sim_gather_time(const struct sim_params *p, double rows);
+/* A K x M weight GEMM over N tokens (FP8 weights if fp8, else BF16). */
+double sim_gemm_time(const struct sim_params *p, double K, double M, double N,
+		     int fp8);
+/* A kernel streaming `bytes` from HBM. */
+double sim_stream_time(const struct sim_params *p, double bytes);
 /* One decode step at the given batch. */
 void sim_step_time(const struct sim_params *p, enum sim_side side,
 		   long batch, struct sim_step *st);

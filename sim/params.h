@@ -17,7 +17,11 @@ struct sim_hw {
 	double hbm_eff;			/* fraction of hbm_bw streaming kernels reach */
 	double fp8_rate;		/* dense FP8 tensor rate, FLOP/s */
 	double bf16_rate;		/* dense BF16 tensor rate, FLOP/s */
-	double gemm_eff;		/* fraction of peak reached by GEMMs */
+	double gemm_eff;		/* fraction of FP8 peak reached by GEMMs */
+	double gemm_eff_bf16;		/* fraction of BF16 peak reached by GEMMs */
+	double gemm_bw_eff;		/* fraction of hbm_bw GEMMs stream weights at */
+	double gemm_sharpness;		/* p of the smooth roofline (m^p + c^p)^(1/p) */
+	double kernel_floor;		/* fixed time of every kernel */
 	double attn_eff;		/* fraction of peak reached by sparse MLA */
 	double gather_bw;		/* gather of scattered 656-B rows from HBM */
 	double pcie_h2d;		/* sorted UVA gather, GPU idle */

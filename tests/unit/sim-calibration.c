@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * ess-sim calibration: every measured configuration in the CSV files of sim/calibration
- * must be predicted within 10% by the simulator (built-in profile plus the
- * row's overlay).  Only transfer measurements exist so far; the end-to-end
- * decode-step calibration waits for the decode-loop benchmark (issue 8).
+ * ess-sim calibration: every measured configuration in the CSV files of
+ * sim/calibration must be predicted within 10% by the simulator.  Two file
+ * formats, told apart by their column line:
+ *   what,model,rows,row_bytes,gbps_low,gbps_high,profile   transfers
+ *   group,kind,shape,K,M,N,ms                              kernel times,
+ *                                                          summed per group
+ * The end-to-end decode-step calibration waits for the decode-loop
+ * benchmark (issue 8).
  */
 #include <glob.h>
 #include <math.h>
@@ -14,12 +18,16 @@
 #include "../../sim/model.h"
 #include "../../sim/profile.h"
 
-#define MAX_ROWS 256
+#define MAX_ROWS 1024
+#define GROUP_MAX 64
 
 struct cal {
 	char what[128], model[32], profile[256], file[256];
 	double rows, row_bytes, lo, hi;
 	int line;
+	/* kernel-time rows */
+	int kernel;
+	double K, M, N, ms;
 };
 
 static int n;
@@ -46,8 +54,16 @@ static int read_file(const char *path, struct cal *c, int max)
 		line[strcspn(line, "\r\n")] = '\0';
 		if (line[0] == '#' || !line[0])
 			continue;
-		if (!header) {	/* the column names */
-			header = 1;
+		if (!header) {	/* the column names say the format */
+			if (!strcmp(line, "group,kind,shape,K,M,N,ms")) {
+				header = 2;
+			} else if (!strcmp(line, "what,model,rows,row_bytes,gbps_low,gbps_high,profile")) {
+				header = 1;
+			} else {
+				printf("# %s:%d: unknown column line\n", path, lineno);
+				fclose(f);
+				return -1;
+			}
 			continue;
 		}
 		while (nf < 8 && (fld[nf] = strsep(&s, ",")))
@@ -57,6 +73,25 @@ static int read_file(const char *path, struct cal *c, int max)
 			fclose(f);
 			return -1;
 		}
+		memset(&c[got], 0, sizeof(c[got]));
+		snprintf(c[got].file, sizeof(c[got].file), "%s", path);
+		c[got].line = lineno;
+		if (header == 2) {
+			snprintf(c[got].what, sizeof(c[got].what), "%s", fld[0]);
+			snprintf(c[got].model, sizeof(c[got].model), "%s", fld[1]);
+			c[got].kernel = 1;
+			c[got].K = atof(fld[3]);
+			c[got].M = atof(fld[4]);
+			c[got].N = atof(fld[5]);
+			c[got].ms = atof(fld[6]);
+			if (c[got].K <= 0 || c[got].ms <= 0 || strlen(fld[0]) >= GROUP_MAX) {
+				printf("# %s:%d: bad numbers\n", path, lineno);
+				fclose(f);
+				return -1;
+			}
+			got++;
+			continue;
+		}
 		snprintf(c[got].what, sizeof(c[got].what), "%s", fld[0]);
 		snprintf(c[got].model, sizeof(c[got].model), "%s", fld[1]);
 		c[got].rows = atof(fld[2]);
@@ -64,8 +99,6 @@ static int read_file(const char *path, struct cal *c, int max)
 		c[got].lo = atof(fld[4]);
 		c[got].hi = atof(fld[5]);
 		snprintf(c[got].profile, sizeof(c[got].profile), "%s", fld[6]);
-		snprintf(c[got].file, sizeof(c[got].file), "%s", path);
-		c[got].line = lineno;
 		if (c[got].rows <= 0 || c[got].row_bytes <= 0 || c[got].lo <= 0 ||
 		    c[got].hi < c[got].lo) {
 			printf("# %s:%d: bad numbers\n", path, lineno);
@@ -96,15 +129,66 @@ int main(void)
 		else
 			total += k;
 	}
-	printf("1..%d\n", total + 1);
+	{
+		int ntests = 1;
+
+		for (int i = 0; i < total; i++) {
+			int first = 1;
+
+			for (int j = 0; c[i].kernel && j < i; j++)
+				if (c[j].kernel && !strcmp(c[j].what, c[i].what) &&
+				    !strcmp(c[j].file, c[i].file))
+					first = 0;
+			ntests += first;
+		}
+		printf("1..%d\n", ntests);
+	}
 	ok(!bad && total > 0, "calibration files parse");
 	for (int i = 0; i < total; i++) {
 		struct sim_params p;
 		char err[512], desc[700];
-		double meas = c[i].rows * c[i].row_bytes / ((c[i].lo + c[i].hi) / 2 * 1e9);
-		double pred = -1;
+		double meas, pred = -1;
 
 		sim_params_default(&p);
+		if (c[i].kernel) {
+			int first = 1, kinds_ok = 1, nrows = 0;
+
+			for (int j = 0; j < i; j++)
+				if (c[j].kernel && !strcmp(c[j].what, c[i].what) &&
+				    !strcmp(c[j].file, c[i].file))
+					first = 0;
+			if (!first)
+				continue;
+			meas = 0;
+			pred = 0;
+			for (int j = i; j < total; j++) {
+				if (!c[j].kernel || strcmp(c[j].what, c[i].what) ||
+				    strcmp(c[j].file, c[i].file))
+					continue;
+				nrows++;
+				meas += c[j].ms * 1e-3;
+				if (!strcmp(c[j].model, "gemm_fp8"))
+					pred += sim_gemm_time(&p, c[j].K, c[j].M, c[j].N, 1);
+				else if (!strcmp(c[j].model, "gemm_bf16"))
+					pred += sim_gemm_time(&p, c[j].K, c[j].M, c[j].N, 0);
+				else if (!strcmp(c[j].model, "stream"))
+					pred += sim_stream_time(&p, c[j].K);
+				else
+					kinds_ok = 0;
+				printf("# %s %s K=%g M=%g N=%g: predicted %.4f ms, measured %.4f ms\n",
+				       c[j].what, c[j].model, c[j].K, c[j].M, c[j].N,
+				       (!strcmp(c[j].model, "stream") ? sim_stream_time(&p, c[j].K) :
+					sim_gemm_time(&p, c[j].K, c[j].M, c[j].N,
+						      !strcmp(c[j].model, "gemm_fp8"))) * 1e3,
+				       c[j].ms);
+			}
+			snprintf(desc, sizeof(desc), "%.200s:%d group %.60s (%d kernels): "
+				 "predicted %.4f ms, measured %.4f ms", c[i].file, c[i].line,
+				 c[i].what, nrows, pred * 1e3, meas * 1e3);
+			ok(kinds_ok && fabs(pred - meas) <= 0.10 * meas, desc);
+			continue;
+		}
+		meas = c[i].rows * c[i].row_bytes / ((c[i].lo + c[i].hi) / 2 * 1e9);
 		if (c[i].profile[0] && sim_profile_load(&p, c[i].profile, err, sizeof(err)))
 			printf("# %s\n", err);
 		else if (c[i].row_bytes != p.model.latent_entry)

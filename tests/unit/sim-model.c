@@ -129,6 +129,7 @@ int main(void)
 	q = p;
 	q.ess.miss_rate = 0;
 	q.deploy.mtp_depth = 0;	/* the breakdown's manage excludes the MTP layer */
+	q.ess.split_min_context = 1e9;	/* one indexer chunk: no extra kernels */
 	sim_step_time(&q, SIM_BASELINE, 64, &a);
 	sim_step_time(&q, SIM_ESS, 64, &b);
 	ok(b.fetch == 0 && near(b.total, a.total + b.manage, 1e-12),
