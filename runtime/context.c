@@ -10,15 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "tier.h"
-
-/*
- * Weak: a program that never attaches an NVMe tier does not link tier.o
- * (nor nvme.o, liburing and ISA-L, which have no static build here), and
- * then can have no tier to release.  One that calls ess_tier_attach()
- * links tier.o and this resolves to it.
- */
-#pragma weak ess_tier_release
+#include "hooks.h"
 #include "hotset.h"
 
 int ess_fail(const ess_ctx *cctx, int err, const char *fmt, ...)
@@ -285,8 +277,7 @@ void ess_destroy(ess_ctx *ctx)
 {
 	if (!ctx)
 		return;
-	if (ess_tier_release)	/* NVMe tier hook (runtime/tier.h) */
-		ess_tier_release(ctx);
+	hook_tier_release(ctx);	/* NVMe tier hook (runtime/hooks.h) */
 	if (ctx->be_ready) {
 		/* Finish queued work and send its heat before the pool goes. */
 		ess_sync(ctx, NULL);

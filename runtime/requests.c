@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "tier.h"
+#include "hooks.h"
 
 int ess_request_add(ess_ctx *ctx, uint64_t tag, uint32_t *req)
 {
@@ -55,7 +55,7 @@ int ess_request_remove(ess_ctx *ctx, uint32_t req)
 	ret = ctx->be.ops->request_reset(&ctx->be, req);
 	if (ret)
 		return ret;
-	ess_tier_hook_remove(ctx, req);	/* NVMe tier hook: drop its copies */
+	hook_tier_remove(ctx, req);	/* NVMe tier hook: drop its copies */
 	for (uint32_t l = 0; l < ctx->cfg.layers; l++) {
 		ess_pool_extents_free(&ctx->pool, req, l, 0);
 		*ess_pool_ntokens(&ctx->pool, req, l) = 0;
@@ -155,7 +155,7 @@ int ess_ingest(ess_ctx *ctx, uint32_t req, uint32_t layer,
 	if (!ret)
 		ret = ess_check_layer(ctx, fn, layer);
 	if (!ret)	/* NVMe tier hook: not into a parked request */
-		ret = ess_tier_hook_write(ctx, fn, req);
+		ret = hook_tier_write(ctx, fn, req);
 	if (ret)
 		return ret;
 	if (!rows && ntokens)
@@ -216,7 +216,7 @@ int ess_warmup(ess_ctx *ctx, uint32_t req, uint32_t layer,
 	if (n == 0)
 		return 0;
 	/* NVMe tier hook: the rows to load must be in host memory. */
-	ret = ess_tier_hook_warmup(ctx, req, layer, tokens, n);
+	ret = hook_tier_warmup(ctx, req, layer, tokens, n);
 	if (ret)
 		return ret;
 	return ctx->be.ops->warmup(&ctx->be, req, layer, tokens, n);
@@ -239,7 +239,7 @@ int ess_append(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 	if (nreq && !rows)
 		return ess_fail(ctx, -EINVAL, "%s: rows is NULL", fn);
 	for (i = 0; i < nreq; i++) {	/* NVMe tier hook: none parked */
-		ret = ess_tier_hook_write(ctx, fn, reqs[i]);
+		ret = hook_tier_write(ctx, fn, reqs[i]);
 		if (ret)
 			return ret;
 	}

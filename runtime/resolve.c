@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "tier.h"
+#include "hooks.h"
 
 int ess_resolve(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 		const uint32_t *reqs, const int32_t *topk, int32_t *slots_out,
@@ -30,7 +30,7 @@ int ess_resolve(ess_ctx *ctx, uint32_t layer, uint32_t nreq,
 		return ess_fail(ctx, -EINVAL, "%s: %s is NULL", fn,
 				topk ? "slots_out" : "topk");
 	/* NVMe tier hook: demoted extents the top-k needs come back first. */
-	ret = ess_tier_hook_resolve(ctx, layer, nreq, reqs, topk);
+	ret = hook_tier_resolve(ctx, layer, nreq, reqs, topk);
 	if (ret)
 		return ret;
 	ret = ctx->be.ops->resolve(&ctx->be, layer, nreq, reqs, topk,
