@@ -46,6 +46,7 @@ include kmod/build.mk
 include tests/build.mk
 -include sim/build.mk
 -include tools/stat.mk
+include dist/install.mk
 
 run: deps
 	$(MAKE) all
