@@ -11,9 +11,8 @@
 
 static int over_limit(long r)
 {
-	/* The ABI does not name the errno for RLIMIT_MEMLOCK; these are the
-	 * ones the kernel uses for it elsewhere (mlock, io_uring). */
-	return r == -ENOMEM || r == -EAGAIN || r == -EPERM;
+	/* include/uapi/ess.h: over RLIMIT_MEMLOCK is ENOMEM. */
+	return r == -ENOMEM;
 }
 
 /* In a child with RLIMIT_MEMLOCK = limit bytes as uid (0 keeps root):

@@ -295,22 +295,29 @@ static inline long ess_heat_hist(int fd, struct ess_heat_hist *h)
 
 /* ---- sysfs ---------------------------------------------------------- */
 
-/* Reads a whole small file into buf (NUL-terminated); -errno on failure. */
+/* Reads a whole file (up to len - 1 bytes) into buf, NUL-terminated;
+ * -errno on failure.  Loops: proc files come a chunk per read(). */
 static inline int read_file(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
 	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0) {
-		int e = -errno;
+	while (got < len - 1) {
+		n = read(fd, buf + got, len - 1 - got);
+		if (n < 0) {
+			int e = -errno;
 
-		close(fd);
-		return e;
+			close(fd);
+			return e;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
 	}
-	buf[n] = 0;
+	buf[got] = 0;
 	close(fd);
 	return 0;
 }

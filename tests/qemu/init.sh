@@ -79,11 +79,19 @@ else
 fi
 end guest-setup 0
 
+# Free memory as ess-leak counts it: MemFree plus per-cpu free lists, after
+# dropping caches and compacting (which drains those lists).
+free_kb() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	echo 1 >/proc/sys/vm/compact_memory
+	echo $(($(awk '/^MemFree:/ {print $2}' /proc/meminfo) + \
+		$(awk '$1 == "count:" {n += $2} END {print n * 4}' /proc/zoneinfo)))
+}
+
 # Where the leak check starts from (ess-leak compares against it).
-sync
-echo 3 >/proc/sys/vm/drop_caches
 {
-	echo "memfree_kb $(awk '/^MemFree:/ {print $2}' /proc/meminfo)"
+	echo "memfree_kb $(free_kb)"
 	echo "nr_regions $(cat /sys/kernel/ess/nr_regions 2>/dev/null || echo -1)"
 	echo "pinned_bytes $(cat /sys/kernel/ess/pinned_bytes 2>/dev/null || echo -1)"
 } >/run/ess-baseline
@@ -97,7 +105,10 @@ for t in /tests/*; do
 	name=${name#[0-9][0-9]-}
 	begin "$name"
 	timeout -s KILL "$per_test_timeout" "$t"
-	end "$name" $?
+	rc=$?
+	# Which program a leak follows, should ess-leak find one.
+	echo "# free memory after $name: $(free_kb) kB, regions $(cat /sys/kernel/ess/nr_regions 2>/dev/null)"
+	end "$name" $rc
 done
 
 # Any kernel warning during the run fails it, whatever the programs said.

@@ -46,7 +46,11 @@ command -v qemu-system-x86_64 >/dev/null || fail_setup "no qemu-system-x86_64 (a
 
 mkdir -p "$BUILD/qemu"
 log=$BUILD/qemu/console-$mode.log
-disk=$BUILD/qemu/disk-$mode.img
+# Private names while running: two runs at once must not share a disk or
+# interleave their logs (the last to finish leaves its log in $log).
+disk=$(mktemp "$BUILD/qemu/disk-XXXXXX.img")
+runlog=$(mktemp "$BUILD/qemu/console-XXXXXX.tmp")
+trap 'rm -f "$disk" "$runlog"' EXIT
 # Scratch disk with non-trivial contents: the O_DIRECT test compares what
 # lands in the region with what a buffered read sees.
 head -c $((32 << 20)) /dev/urandom >"$disk"
@@ -65,8 +69,9 @@ timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m 2G "${smp[@]}" \
 	-kernel "$kernel" -initrd "$initramfs" \
 	-append "console=ttyS0 loglevel=1 panic=-1 esstest=$mode" \
 	-drive "file=$disk,format=raw,if=virtio" \
-	</dev/null >"$log" 2>&1
+	</dev/null >"$runlog" 2>&1
 qrc=$?
+mv -f "$runlog" "$log"
 rm -f "$disk"
 
 if [ "$mode" = walkthrough ]; then
