@@ -81,6 +81,26 @@ static int read_head(int fd, char *buf, size_t cap)
 	return -2;
 }
 
+/*
+ * Lingering close after answering early: read (and drop) what the client
+ * still sends, up to 1 MiB or the timeout, so closing with unread data does
+ * not reset the connection before the client has read the answer.
+ */
+static void drain(int fd)
+{
+	char buf[4096];
+	size_t total = 0;
+	ssize_t r;
+
+	shutdown(fd, SHUT_WR);
+	while (total < (1u << 20)) {
+		r = recv(fd, buf, sizeof(buf), 0);
+		if (r <= 0)
+			break;
+		total += (size_t)r;
+	}
+}
+
 static void serve_one(int fd, const struct stat_opts *o)
 {
 	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
@@ -96,6 +116,7 @@ static void serve_one(int fd, const struct stat_opts *o)
 	r = read_head(fd, req, sizeof(req));
 	if (r == -2) {
 		text(fd, "431 Request Header Fields Too Large", "request too large\n", 0);
+		drain(fd);
 		return;
 	}
 	if (r < 0)
