@@ -3,20 +3,27 @@
  * Hot-set management kernel: the rule of include/ess/hotset.h for one layer
  * of a batch, one thread block per (request, layer) hot set.
  *
- *  1. The top-k row goes into a shared-memory hash (token -> position);
- *     the same pass checks every entry (range, duplicates, extent) so an
- *     invalid row is rejected before any state changes.
- *  2. One pass over the slots finds the hits (hash lookups) and updates
- *     their key and freq.
- *  3. The misses are collected and sorted by token (bitonic, shared).
- *  4. The m victims, the m smallest (key, slot) among the slots not hit,
+ * The slot state (token, key, freq) and the row are copied to shared memory
+ * first; all work happens there and global state is written only at the
+ * end, so a row found invalid at any point changes nothing.
+ *
+ *  B. The top-k row goes into a shared hash (token -> position), checking
+ *     range and duplicates.
+ *  C. One pass over the slots finds the hits (hash lookups), updates their
+ *     key and freq, and takes the key range of the other slots.
+ *  D. The misses are collected (their host extents checked).
+ *  E. The m victims, the m smallest (key, slot) among the slots not hit,
  *     are found by a radix select on the key (8-bit digits, only over the
- *     bits where the candidates' keys differ: one or two passes for LRU),
- *     ties at the threshold key broken by a block scan in slot order; the
- *     m victims are then sorted by (key, slot).
- *  5. The i-th miss takes the i-th victim; the fetch list (host offset,
- *     layer-global slot) is written in ascending token order.
- * Fixed shapes, no host round trip: safe to capture in a CUDA graph.
+ *     bits where the candidates' keys differ: one pass for LRU), ties at
+ *     the threshold key broken by a block scan in slot order.
+ *  F. Misses are sorted by token and victims by (key, slot), by counting
+ *     ranks (all threads, broadcast reads), bitonic beyond 4 per thread.
+ *  G. The i-th miss takes the i-th victim; the fetch list (host offset,
+ *     layer-global slot) is written in ascending token order, then the slot
+ *     ids of the whole row and the hits' new keys.
+ * Counters shared by the block are bumped once per warp (warp-aggregated),
+ * not once per thread.  Fixed shapes, no host round trip: safe to capture
+ * in a CUDA graph.
  */
 #include <stdint.h>
 
@@ -45,7 +52,9 @@ extern "C" int ess_cuda_manage_prof(unsigned long long *out)
 
 static __device__ __forceinline__ uint32_t hash_tok(int32_t tok, uint32_t cap)
 {
-	return ((uint32_t)tok * 0x9E3779B1u) & (cap - 1);
+	/* Fibonacci hashing: the product's high bits, which depend on all of
+	 * the token's bits (cap is a power of two, at least 2) */
+	return ((uint32_t)tok * 0x9E3779B1u) >> (32 - __ffs(cap) + 1);
 }
 
 static __device__ __forceinline__ int32_t hash_find(const int32_t *htok,
@@ -99,6 +108,22 @@ static __device__ uint32_t block_scan(uint32_t v, uint32_t *wsum, uint32_t *tota
 	return before;
 }
 
+/* Count flag over the warp's active lanes into *p with one atomic; returns
+ * the value *p had plus the number of flagged lanes below this one (the
+ * lane's output position when it is flagged). */
+static __device__ __forceinline__ uint32_t warp_add(uint32_t *p, bool flag)
+{
+	const uint32_t mask = __activemask();
+	const uint32_t lane = threadIdx.x & 31;
+	const uint32_t bal = __ballot_sync(mask, flag);
+	const uint32_t leader = __ffs(mask) - 1;
+	uint32_t base = 0;
+	if (lane == leader && bal)
+		base = atomicAdd(p, (uint32_t)__popc(bal));
+	base = __shfl_sync(mask, base, leader);
+	return base + __popc(bal & ((1u << lane) - 1));
+}
+
 struct manage_smem {
 	uint64_t prefix, mask;
 	uint32_t npass, remaining, nvalid, nhit, nmiss, nsel, nevict, bad, t;
@@ -107,6 +132,9 @@ struct manage_smem {
 	uint64_t wmin[NWARPS], wmax[NWARPS];
 };
 
+#define POS_UNUSED (-1)
+#define POS_PENDING (-2)
+
 __global__ void __launch_bounds__(ESS_MANAGE_THREADS)
 ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	     uint32_t hash_cap, uint32_t sort_cap)
@@ -114,20 +142,23 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	extern __shared__ __align__(16) unsigned char dyn[];
 	__shared__ struct manage_smem sm;
 	const uint32_t tid = threadIdx.x, nth = blockDim.x;
+	const uint32_t lane = tid & 31;
 	const uint32_t b = blockIdx.x;
 	const uint32_t K = a.topk, S = a.slots;
 
-	uint64_t *vkey = (uint64_t *)dyn;
-	uint64_t *skey = vkey + sort_cap;	/* copy of key_s */
-	int32_t *vslot = (int32_t *)(skey + S);
-	int32_t *mtok = vslot + sort_cap;
-	int32_t *htok = mtok + sort_cap;
-	int32_t *hpos = htok + hash_cap;
-	int32_t *stok = hpos + hash_cap;	/* copy of tok_s */
-	uint32_t *sfreq = (uint32_t *)(stok + S);	/* copy of freq_s */
-	int32_t *srow = (int32_t *)(sfreq + S);	/* copy of the top-k row */
-	unsigned char *slot_hit = (unsigned char *)(srow + K);
-	unsigned char *pos_hit = slot_hit + S;
+	uint64_t *vkey = (uint64_t *)dyn;		/* [sort_cap] */
+	uint64_t *skey = vkey + sort_cap;		/* [S] */
+	int32_t *vslot = (int32_t *)(skey + S);		/* [sort_cap] */
+	int32_t *mtok = vslot + sort_cap;		/* [sort_cap] */
+	uint32_t *rank_t = (uint32_t *)(mtok + sort_cap); /* [sort_cap] */
+	uint32_t *rank_v = rank_t + sort_cap;		/* [sort_cap] */
+	int32_t *htok = (int32_t *)(rank_v + sort_cap);	/* [hash_cap] */
+	int32_t *hpos = htok + hash_cap;		/* [hash_cap] */
+	int32_t *stok = hpos + hash_cap;		/* [S] */
+	uint32_t *sfreq = (uint32_t *)(stok + S);	/* [S] */
+	int32_t *srow = (int32_t *)(sfreq + S);		/* [K] */
+	int32_t *posslot = srow + K;			/* [K] slot, or POS_* */
+	unsigned char *slot_hit = (unsigned char *)(posslot + K); /* [S] */
 
 	const int32_t *row = a.topk_rows + (uint64_t)b * K;
 	int32_t *out = a.slots_out + (uint64_t)b * K;
@@ -149,20 +180,11 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	const uint64_t *ext = a.extent_off + map * a.max_extents;
 
 	PROF(0);
-	/* 0. clear, and copy the row and the slot state to shared memory
-	 * (every later pass reads them there: one round trip to HBM) */
+	/* A. clear */
 	for (uint32_t i = tid; i < hash_cap; i += nth)
 		htok[i] = EMPTY_TOK;
-	for (uint32_t i = tid; i < S; i += nth) {
+	for (uint32_t i = tid; i < S; i += nth)
 		slot_hit[i] = 0;
-		stok[i] = tok_s[i];
-		skey[i] = key_s[i];
-		sfreq[i] = freq_s[i];
-	}
-	for (uint32_t i = tid; i < K; i += nth) {
-		pos_hit[i] = 0;
-		srow[i] = row[i];
-	}
 	if (tid == 0) {
 		sm.nvalid = sm.nhit = sm.nmiss = sm.nsel = sm.nevict = sm.bad = 0;
 		sm.t = a.hs_t[req] + 1;
@@ -170,36 +192,116 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	__syncthreads();
 	PROF(1);
 
-	/* 1. check and hash the row */
+	/* B. copy the slot state; check and hash the row */
+	for (uint32_t i = tid; i < S; i += nth) {
+		stok[i] = tok_s[i];
+		skey[i] = key_s[i];
+		sfreq[i] = freq_s[i];
+	}
 	for (uint32_t i = tid; i < K; i += nth) {
-		const int32_t tok = srow[i];
-		if (tok == -1)
-			continue;
-		if (tok < 0 || (uint32_t)tok >= ntok) {
+		const int32_t tok = row[i];
+		srow[i] = tok;
+		posslot[i] = tok == -1 ? POS_UNUSED : POS_PENDING;
+		bool ins = false;
+		if (tok == -1) {
+		} else if (tok < 0 || (uint32_t)tok >= ntok) {
 			atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_ERANGE);
-			continue;
-		}
-		const uint32_t e = (uint32_t)tok >> a.extent_shift;
-		if (e >= a.max_extents || ext[e] == UINT64_MAX) {
-			atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_ENOEXTENT);
-			continue;
-		}
-		for (uint32_t h = hash_tok(tok, hash_cap);; h = (h + 1) & (hash_cap - 1)) {
-			const int32_t prev = atomicCAS(&htok[h], EMPTY_TOK, tok);
-			if (prev == EMPTY_TOK) {
-				hpos[h] = (int32_t)i;
-				atomicAdd(&sm.nvalid, 1u);
-				break;
+		} else {
+			for (uint32_t h = hash_tok(tok, hash_cap);; h = (h + 1) & (hash_cap - 1)) {
+				const int32_t prev = atomicCAS(&htok[h], EMPTY_TOK, tok);
+				if (prev == EMPTY_TOK) {
+					hpos[h] = (int32_t)i;
+					ins = true;
+					break;
+				}
+				if (prev == tok) {
+					atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_EDUP);
+					break;
+				}
 			}
-			if (prev == tok) {
-				atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_EDUP);
-				break;
+		}
+		warp_add(&sm.nvalid, ins);
+	}
+	__syncthreads();
+	PROF(2);
+	uint32_t bad = sm.bad ? sm.bad : sm.nvalid > S ? (uint32_t)ESS_CUDA_ETOOMANY : 0;
+	const uint32_t t = sm.t;
+
+	/* C. hits (in shared memory only), and the key range of the rest */
+	uint64_t lo = UINT64_MAX, hi = 0;
+	if (!bad) {
+		uint32_t myhits = 0;
+		for (uint32_t s = tid; s < S; s += nth) {
+			const int32_t tok = stok[s];
+			const int32_t pos = tok < 0 ? -1 : hash_find(htok, hpos, hash_cap, tok);
+			if (pos < 0) {
+				const uint64_t k = skey[s];
+				lo = k < lo ? k : lo;
+				hi = k > hi ? k : hi;
+				continue;
 			}
+			slot_hit[s] = 1;
+			posslot[pos] = (int32_t)s;
+			const uint32_t f = sfreq[s];
+			skey[s] = ess_policy_hit_key(a.policy, skey[s], f, t);
+			sfreq[s] = f == UINT32_MAX ? f : f + 1;
+			myhits++;
+		}
+#pragma unroll
+		for (int d = 16; d > 0; d >>= 1) {
+			uint64_t l2 = __shfl_xor_sync(0xffffffffu, lo, d);
+			uint64_t h2 = __shfl_xor_sync(0xffffffffu, hi, d);
+			lo = l2 < lo ? l2 : lo;
+			hi = h2 > hi ? h2 : hi;
+			myhits += __shfl_xor_sync(0xffffffffu, myhits, d);
+		}
+		if (lane == 0) {
+			sm.wmin[tid >> 5] = lo;
+			sm.wmax[tid >> 5] = hi;
+			atomicAdd(&sm.nhit, myhits);
 		}
 	}
 	__syncthreads();
-	const uint32_t bad = sm.bad ? sm.bad : sm.nvalid > S ? (uint32_t)ESS_CUDA_ETOOMANY : 0;
+	PROF(3);
+
+	/* D. misses (their extents checked), and the radix start */
+	if (!bad) {
+		for (uint32_t i = tid; i < K; i += nth) {
+			const bool miss = posslot[i] == POS_PENDING;
+			int32_t tok = 0;
+			if (miss) {
+				tok = srow[i];
+				const uint32_t e = (uint32_t)tok >> a.extent_shift;
+				if (e >= a.max_extents || ext[e] == UINT64_MAX)
+					atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_ENOEXTENT);
+			}
+			const uint32_t j = warp_add(&sm.nmiss, miss);
+			if (miss) {
+				mtok[j] = tok;
+				rank_t[j] = 0;
+				rank_v[j] = 0;
+			}
+		}
+		if (tid == 0) {
+			uint64_t l = UINT64_MAX, h = 0;
+			for (int w = 0; w < NWARPS; w++) {
+				l = sm.wmin[w] < l ? sm.wmin[w] : l;
+				h = sm.wmax[w] > h ? sm.wmax[w] : h;
+			}
+			const int hb = l >= h ? 0 : 64 - __clzll((long long)(l ^ h));
+			sm.mask = hb >= 64 ? 0 : ~0ull << hb;
+			sm.prefix = l & sm.mask;
+			sm.npass = (uint32_t)((hb + 7) / 8);
+		}
+		for (uint32_t i = tid; i < 256; i += nth)
+			sm.hist[i] = 0;
+	}
+	__syncthreads();
+	PROF(4);
+	if (!bad)
+		bad = sm.bad;
 	if (bad) {
+		/* nothing global was written: reject the row */
 		if (tid == 0) {
 			set_error(a.err, (int)bad, req);
 			a.nmiss[b] = 0;
@@ -208,88 +310,14 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			out[i] = -1;
 		return;
 	}
-	const uint32_t t = sm.t;
-	PROF(2);
-
-	/* 2. hits */
-	uint32_t myhits = 0;
-	for (uint32_t s = tid; s < S; s += nth) {
-		const int32_t tok = stok[s];
-		if (tok < 0)
-			continue;
-		const int32_t pos = hash_find(htok, hpos, hash_cap, tok);
-		if (pos < 0)
-			continue;
-		slot_hit[s] = 1;
-		pos_hit[pos] = 1;
-		out[pos] = (int32_t)(req * S + s);
-		const uint32_t f = sfreq[s];
-		const uint64_t k = ess_policy_hit_key(a.policy, skey[s], f, t);
-		key_s[s] = k;
-		freq_s[s] = f == UINT32_MAX ? f : f + 1;
-		skey[s] = k;
-		myhits++;
-	}
-	if (myhits)
-		atomicAdd(&sm.nhit, myhits);
-	__syncthreads();
-	PROF(3);
-
-	/* 3. misses, and -1 for unused entries */
-	for (uint32_t i = tid; i < K; i += nth) {
-		const int32_t tok = srow[i];
-		if (tok == -1)
-			out[i] = -1;
-		else if (!pos_hit[i])
-			mtok[atomicAdd(&sm.nmiss, 1u)] = tok;
-	}
-	__syncthreads();
 	const uint32_t m = sm.nmiss;
-	PROF(4);
+	if (tid == 0)
+		sm.remaining = m;
 
 	if (m > 0) {
-		/* 4a. key range of the candidates (slots not hit) */
-		uint64_t lo = UINT64_MAX, hi = 0;
-		for (uint32_t s = tid; s < S; s += nth) {
-			if (slot_hit[s])
-				continue;
-			const uint64_t k = skey[s];
-			lo = k < lo ? k : lo;
-			hi = k > hi ? k : hi;
-		}
-#pragma unroll
-		for (int d = 16; d > 0; d >>= 1) {
-			uint64_t l2 = __shfl_xor_sync(0xffffffffu, lo, d);
-			uint64_t h2 = __shfl_xor_sync(0xffffffffu, hi, d);
-			lo = l2 < lo ? l2 : lo;
-			hi = h2 > hi ? h2 : hi;
-		}
-		if ((tid & 31) == 0) {
-			sm.wmin[tid >> 5] = lo;
-			sm.wmax[tid >> 5] = hi;
-		}
-		__syncthreads();
-		if (tid == 0) {
-			uint64_t l = UINT64_MAX, h = 0;
-			for (int w = 0; w < NWARPS; w++) {
-				l = sm.wmin[w] < l ? sm.wmin[w] : l;
-				h = sm.wmax[w] > h ? sm.wmax[w] : h;
-			}
-			const int hb = l == h ? 0 : 64 - __clzll((long long)(l ^ h));
-			sm.mask = hb >= 64 ? 0 : ~0ull << hb;
-			sm.prefix = l & sm.mask;
-			sm.remaining = m;
-			sm.npass = (uint32_t)((hb + 7) / 8);	/* digit passes */
-		}
-		__syncthreads();
-
-		PROF(5);
-		/* 4b. radix select of the m-th smallest key */
+		/* E1. radix select of the m-th smallest key */
 		for (int pass = (int)sm.npass - 1; pass >= 0; pass--) {
 			const int shift = pass * 8;
-			for (uint32_t i = tid; i < 256; i += nth)
-				sm.hist[i] = 0;
-			__syncthreads();
 			const uint64_t mask = sm.mask, prefix = sm.prefix;
 			for (uint32_t s = tid; s < S; s += nth) {
 				if (slot_hit[s])
@@ -300,7 +328,6 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			}
 			__syncthreads();
 			if (tid < 32) {
-				const uint32_t lane = tid;
 				uint32_t sum = 0;
 				for (int j = 0; j < 8; j++)
 					sum += sm.hist[lane * 8 + j];
@@ -314,83 +341,97 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 				const uint32_t rem = sm.remaining;
 				const uint32_t ball = __ballot_sync(0xffffffffu, incl >= rem);
 				const uint32_t first = __ffs(ball) - 1;
-				__syncwarp();	/* every lane has read remaining */
-				if (lane == first) {
-					uint32_t cum = incl - sum;
-					uint32_t d = lane * 8;
+				uint32_t d = lane * 8, cum = incl - sum;
+				if (lane == first)
 					for (;; d++) {
 						if (cum + sm.hist[d] >= rem)
 							break;
 						cum += sm.hist[d];
 					}
+				__syncwarp();	/* every lane has read hist and remaining */
+				if (lane == first) {
 					sm.remaining = rem - cum;
 					sm.prefix = prefix | ((uint64_t)d << shift);
 					sm.mask = mask | (255ull << shift);
 				}
+				for (int j = 0; j < 8; j++)
+					sm.hist[lane * 8 + j] = 0;	/* for the next pass */
 			}
 			__syncthreads();
 		}
+		PROF(5);
 
-		PROF(6);
-		/* 4c. take every candidate under the threshold key and the lowest
+		/* E2. take every candidate under the threshold key and the lowest
 		 * `remaining` slots at it */
 		const uint64_t thr = sm.prefix;
-		const uint32_t need = sm.remaining;
+		const uint32_t need = sm.npass ? sm.remaining : m;
 		const uint32_t per = (S + nth - 1) / nth;
-		const uint32_t s0 = tid * per, s1 = min(S, s0 + per);
+		const uint32_t s0 = min(S, tid * per), s1 = min(S, s0 + per);
 		uint32_t eq = 0;
 		for (uint32_t s = s0; s < s1; s++)
 			eq += !slot_hit[s] && skey[s] == thr;
 		uint32_t total;
 		uint32_t rank = block_scan(eq, sm.wsum, &total);
 		for (uint32_t s = s0; s < s1; s++) {
-			if (slot_hit[s])
-				continue;
-			const uint64_t k = skey[s];
-			bool take = k < thr;
-			if (k == thr)
-				take = rank++ < need;
+			bool take = false;
+			uint64_t k = 0;
+			if (!slot_hit[s]) {
+				k = skey[s];
+				take = k < thr;
+				if (k == thr)
+					take = rank++ < need;
+			}
+			const uint32_t j = warp_add(&sm.nsel, take);
 			if (take) {
-				const uint32_t j = atomicAdd(&sm.nsel, 1u);
 				vkey[j] = k;
 				vslot[j] = (int32_t)s;
 			}
 		}
 		__syncthreads();
+		PROF(6);
 
-		PROF(7);
-		/* 4d. sort misses by token and victims by (key, slot): by rank
-		 * (each element counts those below it; reads are broadcasts) up
-		 * to two elements a thread, else bitonic */
-		if (m <= 2 * nth) {
-			int32_t mt[2];
-			uint64_t vk[2];
-			int32_t vs[2];
-			uint32_t rt[2] = {0, 0}, rv[2] = {0, 0};
-#pragma unroll
-			for (int q = 0; q < 2; q++) {
-				const uint32_t j = tid + q * nth;
-				mt[q] = j < m ? mtok[j] : 0;
-				vk[q] = j < m ? vkey[j] : 0;
-				vs[q] = j < m ? vslot[j] : 0;
-			}
-			const bool two = tid + nth < m;
-			if (tid < m) {
-				for (uint32_t i = 0; i < m; i++) {
-					const int32_t ti = mtok[i];
+		/* F. sort misses by token, victims by (key, slot) */
+		if (m <= 4 * nth) {
+			const uint32_t parts = m >= nth ? 1 : nth / m;
+			for (uint32_t w = tid; w < m * parts; w += nth) {
+				const uint32_t j = w % m, part = w / m;
+				const uint32_t i0 = part * m / parts, i1 = (part + 1) * m / parts;
+				const int32_t tj = mtok[j];
+				const uint64_t kj = vkey[j];
+				const int32_t sj = vslot[j];
+				uint32_t ct = 0, cv = 0;
+#pragma unroll 4
+				for (uint32_t i = i0; i < i1; i++) {
 					const uint64_t ki = vkey[i];
-					const int32_t si = vslot[i];
-					rt[0] += ti < mt[0];
-					rv[0] += ki < vk[0] || (ki == vk[0] && si < vs[0]);
-					if (two) {
-						rt[1] += ti < mt[1];
-						rv[1] += ki < vk[1] || (ki == vk[1] && si < vs[1]);
-					}
+					ct += mtok[i] < tj;
+					cv += ki < kj || (ki == kj && vslot[i] < sj);
+				}
+				if (parts > 1) {
+					atomicAdd(&rank_t[j], ct);
+					atomicAdd(&rank_v[j], cv);
+				} else {
+					rank_t[j] = ct;
+					rank_v[j] = cv;
+				}
+			}
+			__syncthreads();
+			int32_t mt[4], vs[4];
+			uint64_t vk[4];
+			uint32_t rt[4], rv[4];
+#pragma unroll
+			for (int q = 0; q < 4; q++) {
+				const uint32_t j = tid + q * nth;
+				if (j < m) {
+					mt[q] = mtok[j];
+					vk[q] = vkey[j];
+					vs[q] = vslot[j];
+					rt[q] = rank_t[j];
+					rv[q] = rank_v[j];
 				}
 			}
 			__syncthreads();
 #pragma unroll
-			for (int q = 0; q < 2; q++) {
+			for (int q = 0; q < 4; q++) {
 				if (tid + q * nth < m) {
 					mtok[rt[q]] = mt[q];
 					vkey[rv[q]] = vk[q];
@@ -399,52 +440,51 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			}
 			__syncthreads();
 		} else {
-		uint32_t P = 1;
-		while (P < m)
-			P <<= 1;
-		for (uint32_t i = m + tid; i < P; i += nth) {
-			mtok[i] = INT32_MAX;
-			vkey[i] = UINT64_MAX;
-			vslot[i] = INT32_MAX;
-		}
-		__syncthreads();
-		for (uint32_t k = 2; k <= P; k <<= 1) {
-			for (uint32_t j = k >> 1; j > 0; j >>= 1) {
-				for (uint32_t i = tid; i < P; i += nth) {
-					const uint32_t x = i ^ j;
-					if (x <= i)
-						continue;
-					const bool up = (i & k) == 0;
-					const int32_t ti = mtok[i], tx = mtok[x];
-					if ((ti > tx) == up) {
-						mtok[i] = tx;
-						mtok[x] = ti;
+			uint32_t P = 1;
+			while (P < m)
+				P <<= 1;
+			for (uint32_t i = m + tid; i < P; i += nth) {
+				mtok[i] = INT32_MAX;
+				vkey[i] = UINT64_MAX;
+				vslot[i] = INT32_MAX;
+			}
+			__syncthreads();
+			for (uint32_t k = 2; k <= P; k <<= 1) {
+				for (uint32_t j = k >> 1; j > 0; j >>= 1) {
+					for (uint32_t i = tid; i < P; i += nth) {
+						const uint32_t x = i ^ j;
+						if (x <= i)
+							continue;
+						const bool up = (i & k) == 0;
+						const int32_t ti = mtok[i], tx = mtok[x];
+						if ((ti > tx) == up) {
+							mtok[i] = tx;
+							mtok[x] = ti;
+						}
+						const uint64_t ki = vkey[i], kx = vkey[x];
+						const int32_t si = vslot[i], sx = vslot[x];
+						const bool gt = ki > kx || (ki == kx && si > sx);
+						if (gt == up) {
+							vkey[i] = kx;
+							vkey[x] = ki;
+							vslot[i] = sx;
+							vslot[x] = si;
+						}
 					}
-					const uint64_t ki = vkey[i], kx = vkey[x];
-					const int32_t si = vslot[i], sx = vslot[x];
-					const bool gt = ki > kx || (ki == kx && si > sx);
-					if (gt == up) {
-						vkey[i] = kx;
-						vkey[x] = ki;
-						vslot[i] = sx;
-						vslot[x] = si;
-					}
+					__syncthreads();
 				}
-				__syncthreads();
 			}
 		}
-		}
+		PROF(7);
 
-		PROF(8);
-		/* 5. fills and the fetch list */
+		/* G1. fills and the fetch list */
 		uint32_t myevict = 0;
 		const uint64_t fill = ess_policy_fill_key(a.policy, t);
 		for (uint32_t j = tid; j < m; j += nth) {
 			const int32_t tok = mtok[j];
 			const int32_t v = vslot[j];
 			const int32_t pos = hash_find(htok, hpos, hash_cap, tok);
-			const int32_t gslot = (int32_t)(req * S + (uint32_t)v);
-			out[pos] = gslot;
+			posslot[pos] = v;
 			myevict += stok[v] >= 0;
 			tok_s[v] = tok;
 			key_s[v] = fill;
@@ -453,14 +493,26 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			const uint64_t within = (uint32_t)tok & ((1u << a.extent_shift) - 1);
 			const uint64_t o = (uint64_t)b * K + j;
 			a.miss_off[o] = ext[e] + within * a.entry_bytes;
-			a.miss_slot[o] = gslot;
+			a.miss_slot[o] = (int32_t)(req * S + (uint32_t)v);
 			a.miss_token[o] = tok;
 		}
-		if (myevict)
+		myevict = __reduce_add_sync(0xffffffffu, myevict);
+		if (lane == 0 && myevict)
 			atomicAdd(&sm.nevict, myevict);
 		__syncthreads();
 	}
+	PROF(8);
 
+	/* G2. slot ids of the row; the hits' new key and freq */
+	for (uint32_t i = tid; i < K; i += nth) {
+		const int32_t ps = posslot[i];
+		out[i] = ps < 0 ? -1 : (int32_t)(req * S + (uint32_t)ps);
+	}
+	for (uint32_t s = tid; s < S; s += nth)
+		if (slot_hit[s]) {
+			key_s[s] = skey[s];
+			freq_s[s] = sfreq[s];
+		}
 	PROF(9);
 	if (tid == 0) {
 		a.nmiss[b] = m;

@@ -61,10 +61,11 @@ extern "C" int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_req
 
 	const uint32_t hash_cap = pow2_at_least(2 * a->topk);
 	const uint32_t sort_cap = pow2_at_least(a->topk);
-	/* vkey, vslot, mtok [sort_cap]; htok, hpos [hash_cap]; key, token,
-	 * freq copies and hit flags [slots]; row copy and hit flags [topk] */
-	size_t smem = (size_t)sort_cap * (8 + 4 + 4) + (size_t)hash_cap * 8 +
-		      (size_t)a->slots * (8 + 4 + 4 + 1) + (size_t)a->topk * (4 + 1);
+	/* vkey, vslot, mtok, two ranks [sort_cap]; htok, hpos [hash_cap];
+	 * key, token, freq copies and hit flags [slots]; row copy and
+	 * position -> slot [topk] (layout: cuda/manage.cu) */
+	size_t smem = (size_t)sort_cap * (8 + 4 + 4 + 4 + 4) + (size_t)hash_cap * 8 +
+		      (size_t)a->slots * (8 + 4 + 4 + 1) + (size_t)a->topk * (4 + 4);
 	int dev = 0;
 	static __thread int optin_dev = -1, optin;
 	cudaError_t e = cudaGetDevice(&dev);
