@@ -128,8 +128,14 @@ int main(void)
 		ok(r == -ENODEV, "module pool without the module: -ENODEV (\"%s\")", err);
 		ok(ess_region_destroy("x") == -ENODEV,
 		   "ess_region_destroy without the module: -ENODEV");
+		c.pool = ESS_POOL_AUTO;
+		ctx = make_ctx(&c);
+		ok(strcmp(ess_pool_provider(ctx), "module") != 0,
+		   "AUTO without the module takes the fallback (%s)",
+		   ess_pool_provider(ctx));
+		ess_destroy(ctx);
 	} else {
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 4; i++)
 			ok(1, "# SKIP module present: -ENODEV cases not reachable");
 	}
 
