@@ -343,6 +343,27 @@ int main(void)
 	   "--json: header (pid, geometry, backend, policy, pool), live");
 	run_free(&ro);
 
+	/* the checker itself refuses what it should */
+	{
+		static const char *const wrong[] = {
+			"ess_x_total 1\n",	/* no TYPE */
+			"# TYPE ess_x counter\ness_x 1\n",	/* counter without _total */
+			"# TYPE ess_x gauge\ness_x{a=\"b} 1\n",
+			"# TYPE ess_x gauge\ness_x{a=\"\\q\"} 1\n",
+			"# TYPE ess_x gauge\ness_x 1x\n",
+			"# TYPE ess_x gauge\ness_x 1",	/* no final newline */
+			"# TYPE ess_x gauge\n# TYPE ess_y gauge\ness_x 1\n",
+			"# TYPE ess_x histogram\n",
+			"# TYPE 9x gauge\n",
+		};
+		int all = 1;
+
+		for (size_t w = 0; w < sizeof(wrong) / sizeof(wrong[0]); w++)
+			all &= check_prom(wrong[w], &samples) > 0;
+		ok(all && check_prom("# HELP ess_x h\n# TYPE ess_x gauge\n"
+				     "ess_x{a=\"\\\"\\n\"} 1.5\n", &samples) == 0 &&
+		   samples == 1, "exposition checker refuses 9 malformed texts, takes a good one");
+	}
 	run_stat(&ro, ARGV("--prometheus"));
 	bad = check_prom(ro.out, &samples);
 	/* 2 process counts, every value of our process, 4 layers, module_loaded */
