@@ -237,6 +237,30 @@ static int register_buffers(struct ess_nvme *st)
 	return 1;
 }
 
+/*
+ * Completions run their task work when the store next enters the kernel
+ * (COOP_TASKRUN) instead of interrupting the thread at each one; older
+ * kernels refuse the flag, then the ring is made without it.
+ */
+static int ring_init(struct ess_nvme *st, unsigned int entries)
+{
+	static const unsigned int tries[] = {
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		0,
+	};
+	struct io_uring_params p;
+	int ret = -EINVAL;
+
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		p.flags = tries[i];
+		ret = io_uring_queue_init_params(entries, &st->ring, &p);
+		if (ret != -EINVAL)
+			break;
+	}
+	return ret;
+}
+
 int ess_nvme_open(const struct ess_nvme_config *cfg, ess_nvme **out,
 		  char *errmsg, size_t errmsg_len)
 {
@@ -329,7 +353,7 @@ int ess_nvme_open(const struct ess_nvme_config *cfg, ess_nvme **out,
 		goto err;
 	}
 
-	ret = io_uring_queue_init(cfg->queue_depth, &st->ring, 0);
+	ret = ring_init(st, cfg->queue_depth);
 	if (ret < 0) {
 		fail(st, ret, "io_uring_queue_init(%u): %s", cfg->queue_depth,
 		     strerror(-ret));

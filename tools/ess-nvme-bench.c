@@ -4,15 +4,17 @@
  * fio on the same file, block size and queue depth, in the same run.
  *
  *   ess-nvme-bench [--file PATH] [--size-mib N] [--extent BYTES]
- *                  [--qd 1,4,16,32] [--seconds S] [--fio PATH] [--no-fio]
+ *                  [--qd 1,4,16,32] [--seconds S] [--rounds R]
+ *                  [--fio PATH] [--no-fio]
  *
  * The file is filled once through the store (random data, slots 0..n-1,
  * so it is contiguous).  Then, per queue depth, the store reads extents in
  * a shuffled order for S seconds, keeping qd reads in flight, each read
  * verified by CRC32C into registered buffers; fio then runs randread with
  * the io_uring engine, O_DIRECT, registered buffers and file, bs = the
- * store's slot size, the same iodepth, for S seconds.  One table row per
- * queue depth with the ratio store / fio.
+ * store's slot size, the same iodepth, for S seconds.  Each side runs R
+ * rounds (default 2), alternating which goes first; one table row per
+ * queue depth with the mean of each side and the ratio store / fio.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -185,7 +187,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: ess-nvme-bench [--file PATH] [--size-mib N] [--extent BYTES]\n"
-		"                      [--qd LIST] [--seconds S] [--fio PATH] [--no-fio]\n");
+		"                      [--qd LIST] [--seconds S] [--rounds R] [--fio PATH] [--no-fio]\n");
 	exit(2);
 }
 
@@ -199,6 +201,7 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 't' },
 		{ "fio", required_argument, NULL, 'F' },
 		{ "no-fio", no_argument, NULL, 'n' },
+		{ "rounds", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = "/var/tmp/ess-nvme-bench.dat", *fio = "fio";
@@ -206,7 +209,7 @@ int main(int argc, char **argv)
 	uint64_t size_mib = 1024, n, nreads;
 	uint32_t ext = 65536, qd, maxqd = 0, sb;
 	double secs = 3;
-	int use_fio = 1, c, ret;
+	int use_fio = 1, rounds = 2, c, ret;
 	struct ess_nvme_config cfg;
 	struct ess_nvme_stats s;
 	ess_nvme *st = NULL;
@@ -222,10 +225,11 @@ int main(int argc, char **argv)
 		case 't': secs = strtod(optarg, NULL); break;
 		case 'F': fio = optarg; break;
 		case 'n': use_fio = 0; break;
+		case 'r': rounds = atoi(optarg); break;
 		default: usage();
 		}
 	}
-	if (!size_mib || !ext || secs <= 0)
+	if (!size_mib || !ext || secs <= 0 || rounds < 1)
 		usage();
 	{
 		char tmp[256];
@@ -276,13 +280,31 @@ int main(int argc, char **argv)
 	snprintf(err, sizeof(err), "%s", qdlist);
 	save = NULL;
 	for (tok = strtok_r(err, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		double ours, theirs = -1;
+		double ours = 0, theirs = 0, o, f;
+		int fio_ok = use_fio;
 
 		qd = (uint32_t)strtoul(tok, NULL, 0);
-		ours = store_read(st, n, ext, bufs, qd, secs, &nreads);
-		if (use_fio)
-			theirs = fio_read(fio, file, n * (uint64_t)sb, sb, qd, secs);
-		if (theirs > 0)
+		/* Rounds in the order store, fio, fio, store, ...: neither
+		 * side always runs first on a disk (and host) that drifts. */
+		for (int r = 0; r < rounds; r++) {
+			int fio_first = r % 2;
+
+			if (fio_first && fio_ok) {
+				f = fio_read(fio, file, n * (uint64_t)sb, sb, qd, secs);
+				fio_ok = f > 0;
+				theirs += f;
+			}
+			o = store_read(st, n, ext, bufs, qd, secs, &nreads);
+			ours += o;
+			if (!fio_first && fio_ok) {
+				f = fio_read(fio, file, n * (uint64_t)sb, sb, qd, secs);
+				fio_ok = f > 0;
+				theirs += f;
+			}
+		}
+		ours /= rounds;
+		theirs /= rounds;
+		if (fio_ok)
 			printf("| %u | %u | %.0f | %.0f | %.0f | %.0f | %.3f |\n",
 			       qd, sb, ours / (1 << 20), ours / ext,
 			       theirs / (1 << 20), theirs / sb, ours / theirs);
