@@ -172,7 +172,17 @@ double sim_writeback_time(const struct sim_params *p, double rows)
 {
 	if (rows <= 0)
 		return 0;
-	return p->hw.fetch_latency + rows * p->model.latent_entry / p->hw.pcie_d2h;
+	return p->hw.writeback_latency + rows * p->model.latent_entry / p->hw.pcie_d2h;
+}
+
+double sim_manage_time(const struct sim_params *p, double requests, double miss)
+{
+	/* one block per request: requests beyond one per SM run in waves */
+	double waves = ceil(requests / p->hw.sms);
+
+	if (requests <= 0)
+		return 0;
+	return waves * (p->ess.manage_time + p->ess.manage_per_miss * miss);
 }
 
 double sim_gather_time(const struct sim_params *p, double rows)
@@ -193,6 +203,41 @@ double sim_fetch_time(const struct sim_params *p, double rows, int overlapped)
 static double pipeline_end(double S, double a, double b)
 {
 	return a + b + (S - 1) * (a > b ? a : b);
+}
+
+/* ESS's part of a layer from the indexer to the start of attention. */
+struct ess_part {
+	double time, manage, fetch, exposed, contention, wb_exposed, fetch_bytes;
+	double splits;
+};
+
+static void ess_pre_attention(const struct sim_params *p, double S, double batch,
+			      double nq, double idx, double topk, double post,
+			      double rest, struct ess_part *e)
+{
+	const struct sim_hw *hw = &p->hw;
+	const struct sim_model *m = &p->model;
+	double rows = batch * m->topk * p->ess.miss_rate;
+	double manage = S * sim_manage_time(p, ceil(batch / S), p->ess.miss_rate);
+	double fetch = rows > 0 ? S * hw->fetch_latency +
+		       rows * m->latent_entry / hw->pcie_h2d_overlap : 0;
+	/* each extra chunk of the indexer and top-k is two more kernels */
+	double a = (idx + topk + (S - 1) * 2 * hw->kernel_floor + manage) / S;
+	double b = fetch / S;
+	double compute_end = S * a + post;
+	double fetch_end = rows > 0 ? pipeline_end(S, a, b) : 0;
+	double wb_t = sim_writeback_time(p, batch * nq);
+
+	e->splits = S;
+	e->manage = manage;
+	e->fetch = fetch;
+	e->fetch_bytes = rows * m->latent_entry;
+	e->exposed = fetch_end > compute_end ? fetch_end - compute_end : 0;
+	/* the fetch's SMs are lost to compute while it runs hidden */
+	e->contention = p->ess.fetch_sm_share * (fetch - e->exposed);
+	/* write-through runs on the other PCIe direction beside the layer */
+	e->wb_exposed = wb_t > rest ? wb_t - rest : 0;
+	e->time = compute_end + e->exposed + e->contention + e->wb_exposed;
 }
 
 /*
@@ -258,29 +303,30 @@ static double layer_time(const struct sim_params *p, enum sim_side side,
 	if (side == SIM_BASELINE) {
 		t += idx + topk + post;
 	} else {
-		double S = ctx >= p->ess.split_min_context ? p->ess.splits : 1;
-		double manage = p->ess.manage_time * S + p->ess.manage_per_req * batch;
-		double rows = batch * m->topk * p->ess.miss_rate;
-		double fetch = rows > 0 ? S * hw->fetch_latency +
-			       rows * m->latent_entry / hw->pcie_h2d_overlap : 0;
-		/* each chunk of the indexer and top-k is its own kernel */
-		double a = (idx + topk + (S - 1) * 2 * hw->kernel_floor + manage) / S;
-		double b = fetch / S;
-		double compute_end = S * a + post;
-		double fetch_end = rows > 0 ? pipeline_end(S, a, b) : 0;
-		double exposed = fetch_end > compute_end ? fetch_end - compute_end : 0;
-		double wb_t = batch * nq * m->latent_entry / hw->pcie_d2h;
-		double rest = pre + attn + after + ffn;
-		double wb_exposed = wb_t > rest ? wb_t - rest : 0;
-		double contention = p->ess.fetch_sm_share * (fetch - exposed);
+		struct ess_part best, e;
+		double lo = 1, hi = 1;
 
-		t += compute_end + exposed + contention + wb_exposed;
-		st->manage += manage;
-		st->fetch += fetch;
-		st->fetch_exposed += exposed;
-		st->contention += contention;
-		st->writeback += wb_exposed;
-		st->fetch_bytes += rows * m->latent_entry;
+		/* splits 0: the engine picks the best of 1, 2, 4, 8 chunks */
+		if (ctx >= p->ess.split_min_context) {
+			lo = p->ess.splits > 0 ? p->ess.splits : 1;
+			hi = p->ess.splits > 0 ? p->ess.splits : 8;
+		}
+		ess_pre_attention(p, lo, batch, nq, idx, topk, post,
+				  pre + attn + after + ffn, &best);
+		for (double S = lo * 2; S <= hi; S *= 2) {
+			ess_pre_attention(p, S, batch, nq, idx, topk, post,
+					  pre + attn + after + ffn, &e);
+			if (e.time < best.time)
+				best = e;
+		}
+		t += best.time;
+		st->manage += best.manage;
+		st->fetch += best.fetch;
+		st->fetch_exposed += best.exposed;
+		st->contention += best.contention;
+		st->writeback += best.wb_exposed;
+		st->fetch_bytes += best.fetch_bytes;
+		st->splits = best.splits;
 	}
 	st->proj += pre + post + after;
 	st->indexer += idx;
@@ -307,6 +353,8 @@ static void add_scaled(struct sim_step *st, const struct sim_step *one, double n
 	st->contention += n * one->contention;
 	st->writeback += n * one->writeback;
 	st->fetch_bytes += n * one->fetch_bytes;
+	if (one->splits > 0)
+		st->splits = one->splits;
 }
 
 void sim_step_time(const struct sim_params *p, enum sim_side side,

@@ -39,6 +39,7 @@ struct sim_step {
 	double contention;	/* compute lost to SMs running the fetch */
 	double writeback;	/* ESS write-through of new rows, exposed */
 	double fetch_bytes;	/* bytes fetched per step */
+	double splits;		/* indexer chunks ESS used (last layer kind) */
 	double total;
 	double tokens;		/* tokens accepted per request and step */
 };
@@ -71,6 +72,8 @@ long sim_mem_batch(const struct sim_params *p, enum sim_side side,
 double sim_fetch_time(const struct sim_params *p, double rows, int overlapped);
 /* Time to write `rows` rows to host memory (D2H scatter) in one launch. */
 double sim_writeback_time(const struct sim_params *p, double rows);
+/* Resolve kernel for `requests` requests at this miss rate, one launch. */
+double sim_manage_time(const struct sim_params *p, double requests, double miss);
 /* Time to gather `rows` scattered rows from HBM (what a hit costs). */
 double sim_gather_time(const struct sim_params *p, double rows);
 /* A K x M weight GEMM over N tokens (FP8 weights if fp8, else BF16). */

@@ -28,6 +28,8 @@ struct sim_hw {
 	double pcie_h2d_overlap;	/* same while compute kernels run */
 	double pcie_d2h;		/* sorted UVA scatter */
 	double fetch_latency;		/* fixed cost of one fetch launch */
+	double writeback_latency;	/* fixed cost of one write-back launch */
+	double sms;			/* streaming multiprocessors */
 	double host_dram_bytes;		/* host DRAM per node */
 	double host_dram_usable;	/* fraction usable for the latent pool */
 	double gpus_per_node;
@@ -86,7 +88,7 @@ struct sim_ess {
 	double miss_rate;		/* misses / top-k entries per layer */
 	double slot_meta;		/* bytes of metadata per slot */
 	double manage_time;		/* resolve kernel per layer, fixed */
-	double manage_per_req;		/* resolve kernel per layer, per request */
+	double manage_per_miss;		/* resolve kernel time per unit miss rate */
 	double splits;			/* indexer chunks along the batch */
 	double split_min_context;	/* split only at or above this */
 	double fetch_sm_share;		/* SM share the fetch takes from compute */

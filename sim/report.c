@@ -53,10 +53,10 @@ static void breakdown_write(const char *side, const struct sim_point *pt, FILE *
 		s->attn * 1e3, s->ffn * 1e3, s->a2a * 1e3, s->head * 1e3,
 		s->mtp * 1e3, s->overhead * 1e3);
 	if (s->fetch > 0 || s->manage > 0)
-		fprintf(out, "  manage %.2f  fetch %.2f (exposed %.2f, %.0f MB)  "
+		fprintf(out, "  manage %.2f  fetch %.2f (exposed %.2f, %.0f MB, %g indexer chunks)  "
 			"contention %.2f  writeback %.2f",
 			s->manage * 1e3, s->fetch * 1e3, s->fetch_exposed * 1e3,
-			s->fetch_bytes / 1e6, s->contention * 1e3, s->writeback * 1e3);
+			s->fetch_bytes / 1e6, s->splits, s->contention * 1e3, s->writeback * 1e3);
 	fprintf(out, "  = %.2f ms\n", s->total * 1e3);
 }
 

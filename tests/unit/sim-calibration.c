@@ -6,6 +6,7 @@
  *   what,model,rows,row_bytes,gbps_low,gbps_high,profile   transfers
  *   group,kind,shape,K,M,N,ms                              kernel times,
  *                                                          summed per group
+ *   what,model,batch,miss_rate,slots,us                    resolve kernel
  * The end-to-end decode-step calibration waits for the decode-loop
  * benchmark (issue 8).
  */
@@ -26,7 +27,7 @@ struct cal {
 	double rows, row_bytes, lo, hi;
 	int line;
 	/* kernel-time rows */
-	int kernel;
+	int kernel, manage;
 	double K, M, N, ms;
 };
 
@@ -57,6 +58,8 @@ static int read_file(const char *path, struct cal *c, int max)
 		if (!header) {	/* the column names say the format */
 			if (!strcmp(line, "group,kind,shape,K,M,N,ms")) {
 				header = 2;
+			} else if (!strcmp(line, "what,model,batch,miss_rate,slots,us")) {
+				header = 3;
 			} else if (!strcmp(line, "what,model,rows,row_bytes,gbps_low,gbps_high,profile")) {
 				header = 1;
 			} else {
@@ -68,14 +71,29 @@ static int read_file(const char *path, struct cal *c, int max)
 		}
 		while (nf < 8 && (fld[nf] = strsep(&s, ",")))
 			nf++;
-		if (nf != 7 || got >= max) {
-			printf("# %s:%d: want 7 fields\n", path, lineno);
+		if (nf != (header == 3 ? 6 : 7) || got >= max) {
+			printf("# %s:%d: want %d fields\n", path, lineno, header == 3 ? 6 : 7);
 			fclose(f);
 			return -1;
 		}
 		memset(&c[got], 0, sizeof(c[got]));
 		snprintf(c[got].file, sizeof(c[got].file), "%s", path);
 		c[got].line = lineno;
+		if (header == 3) {
+			snprintf(c[got].what, sizeof(c[got].what), "%s", fld[0]);
+			snprintf(c[got].model, sizeof(c[got].model), "%s", fld[1]);
+			c[got].manage = 1;
+			c[got].rows = atof(fld[2]);	/* batch */
+			c[got].lo = atof(fld[3]);	/* miss rate */
+			c[got].ms = atof(fld[5]) * 1e-3;
+			if (c[got].rows <= 0 || c[got].lo < 0 || c[got].lo > 1 || c[got].ms <= 0) {
+				printf("# %s:%d: bad numbers\n", path, lineno);
+				fclose(f);
+				return -1;
+			}
+			got++;
+			continue;
+		}
 		if (header == 2) {
 			snprintf(c[got].what, sizeof(c[got].what), "%s", fld[0]);
 			snprintf(c[got].model, sizeof(c[got].model), "%s", fld[1]);
@@ -186,6 +204,15 @@ int main(void)
 				 "predicted %.4f ms, measured %.4f ms", c[i].file, c[i].line,
 				 c[i].what, nrows, pred * 1e3, meas * 1e3);
 			ok(kinds_ok && fabs(pred - meas) <= 0.10 * meas, desc);
+			continue;
+		}
+		if (c[i].manage) {
+			meas = c[i].ms * 1e-3;
+			if (!strcmp(c[i].model, "manage"))
+				pred = sim_manage_time(&p, c[i].rows, c[i].lo);
+			snprintf(desc, sizeof(desc), "%.200s:%d %.120s: predicted %.1f us, measured %.1f us",
+				 c[i].file, c[i].line, c[i].what, pred * 1e6, meas * 1e6);
+			ok(pred > 0 && fabs(pred - meas) <= 0.10 * meas, desc);
 			continue;
 		}
 		meas = c[i].rows * c[i].row_bytes / ((c[i].lo + c[i].hi) / 2 * 1e9);
