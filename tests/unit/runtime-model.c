@@ -110,7 +110,7 @@ static void compare(ess_ctx *ctx)
 int main(void)
 {
 	struct ess_config c;
-	int32_t row[NR * K], out[NR * K], ref[K], mt[S];
+	int32_t row[NR * K], out[NR * K], ref[S], mt[S];
 	uint32_t ms[S], reqs[NR + 1];
 	uint8_t buf[MAXT * EB];
 	uint64_t next_tag = 1;
