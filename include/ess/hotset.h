@@ -19,6 +19,9 @@
  *  2. Misses: the valid entries not held, taken in ascending token order.
  *  3. Victims: the slots not hit in step 1, in ascending (key, slot index)
  *     order; empty slots have key 0 and so go first, lowest index first.
+ *     (A slot filled at t = 0, by an append before the hot set's first
+ *     resolve, also has key 0 under every policy and ties with the empty
+ *     slots by index.)
  *     The i-th miss (ascending token) takes the i-th victim; the slot gets
  *     token, key = ess_policy_fill_key(p, t), freq = 1.  A victim that held
  *     a token is an eviction.

@@ -88,7 +88,7 @@ int main(void)
 	size_t n;
 	unsigned i;
 
-	tap_plan(17);
+	tap_plan(18);
 	ess_trace_generate(&g, &a, err, sizeof(err));
 	ess_trace_generate(&g, &b, err, sizeof(err));
 	n = (size_t)g.steps * g.layers * g.requests * g.topk;
@@ -105,6 +105,13 @@ int main(void)
 	       a.prefill[1] == 8192, "valid, one token appended per step");
 	ess_trace_free(&a);
 	ess_trace_free(&b);
+	g = base();
+	g.growth = 3;
+	g.steps = 5;
+	ess_trace_generate(&g, &a, err, sizeof(err));
+	tap_ok(a.seq_len[0] == 8195 && a.seq_len[ess_trace_row(&a, 4, 2, 1)] == 8192 + 15 &&
+	       ess_trace_validate(&a, err, sizeof(err)) == 0, "growth 3: three tokens a step");
+	ess_trace_free(&a);
 
 	for (i = 0; i < 4; i++) {
 		g = base();
