@@ -198,7 +198,8 @@ int ess_sync(ess_ctx *ctx, void *stream);
  * rows of entry_bytes, slot id s at base + s * entry_bytes. */
 void *ess_hot_layer(ess_ctx *ctx, uint32_t layer);
 
-/* Host-pool address of a row (host memory), or NULL if not held. */
+/* Host-pool address of a row (host memory), or NULL if not held (or its
+ * extent is demoted to the NVMe tier, include/ess/nvme.h). */
 const void *ess_host_row(const ess_ctx *ctx, uint32_t req, uint32_t layer,
 			 uint32_t token);
 
