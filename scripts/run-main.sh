@@ -28,5 +28,5 @@ fi
 if [ -x "$BUILD/bin/ess-sim" ]; then
 	echo
 	echo "=== 3. decode simulator (ess-sim, built-in profile)"
-	"$BUILD/bin/ess-sim"
+	"$BUILD/bin/ess-sim" --trace synthetic
 fi
