@@ -316,10 +316,10 @@ static int cmd_replay(int argc, char **argv)
 			for (tok = strtok_r(dup, ",", &save); tok;
 			     tok = strtok_r(NULL, ",", &save)) {
 				if (ncaps == MAX_CAPS ||
-				    parse_u32(tok, 1, INT32_MAX, &caps[ncaps])) {
+				    parse_u32(tok, 1, 1u << 24, &caps[ncaps])) {
 					free(dup);
 					return usage_error("--slots: '%s' is not a list of "
-							   "up to 64 positive integers",
+							   "up to 64 integers in 1..16777216",
 							   optarg);
 				}
 				ncaps++;

@@ -106,7 +106,7 @@ int main(void)
 	snprintf(err_path, sizeof(err_path), "%s/err", dir);
 	snprintf(trace, sizeof(trace), "%s/t.trace", dir);
 	snprintf(bad, sizeof(bad), "%s/bad.trace", dir);
-	tap_plan(22);
+	tap_plan(23);
 	tap_diag("tool %s", tool);
 
 	tap_ok(run(NULL) == 2 && strstr(errs, "usage"), "no arguments: usage, exit 2");
@@ -127,6 +127,8 @@ int main(void)
 	tap_ok(run("gen", "--reuse", "0.6", "--heavy", "0.6", "-o", trace, NULL) == 2 &&
 	       strstr(errs, "sum at most 1"), "gen shares over 1: exit 2");
 	tap_ok(access(trace, F_OK) != 0, "no file left by failed gens");
+	tap_ok(run("gen", "--steps", "2", "-o", "/nonexistent/dir/t.trace", NULL) == 1 &&
+	       strstr(errs, "cannot create"), "gen to an unwritable path: exit 1");
 
 	rc = run("gen", "--layers", "2", "--topk", "32", "--requests", "2", "--steps",
 		 "30", "--prefill", "2000", "--heavy-tokens", "16", "-o", trace, NULL);
@@ -154,7 +156,10 @@ int main(void)
 	tap_ok(run("replay", trace, "--slots", "0", NULL) == 2 &&
 	       run("replay", trace, "--slots", "40,,64", NULL) == 2 &&
 	       run("replay", trace, "--slots", "40,", NULL) == 2 &&
-	       run("replay", trace, "--slots", "x", NULL) == 2, "replay bad --slots: exit 2");
+	       run("replay", trace, "--slots", "x", NULL) == 2 &&
+	       run("replay", trace, "--slots", "99999999999", NULL) == 2 &&
+	       run("replay", trace, "--slots", "20000000", NULL) == 2,
+	       "replay bad --slots: exit 2");
 	tap_ok(run("replay", trace, "--slots", "16", NULL) == 2 &&
 	       strstr(errs, "below the trace's top-32"), "replay slots < top-k: exit 2");
 	tap_ok(run("replay", trace, "--slots", "64", "--policy", "nope", NULL) == 2 &&
