@@ -18,7 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ess/nvme.h"
 #include "statshm.h"
+
+/* The NVMe tier's counters, when the program links the tier (weak, as in
+ * runtime/hooks.h: core-only programs link without it). */
+#pragma weak ess_tier_stats_get
 
 _Static_assert(sizeof(struct ess_stat_header) == 256, "header is 256 bytes");
 _Static_assert(offsetof(struct ess_stat_segment, seq) == 256, "seq follows");
@@ -42,18 +47,18 @@ const struct ess_stat_field ess_stat_fields[ESS_STAT_NR] = {
 	F(REQUESTS_REMOVED, "requests_removed", COUNTER, "", "Requests removed."),
 	F(HEAT_REPORTS, "heat_reports", COUNTER, "", "Heat block accesses reported to the ess module."),
 	F(HEAT_REPORT_ERRORS, "heat_report_errors", COUNTER, "", "Heat report batches the module refused."),
-	F(NVME_READS, "nvme_reads", COUNTER, "", "NVMe tier reads (not counted yet)."),
-	F(NVME_WRITES, "nvme_writes", COUNTER, "", "NVMe tier writes (not counted yet)."),
-	F(NVME_READ_BYTES, "nvme_read_bytes", COUNTER, "bytes", "Bytes read from the NVMe tier (not counted yet)."),
-	F(NVME_WRITE_BYTES, "nvme_write_bytes", COUNTER, "bytes", "Bytes written to the NVMe tier (not counted yet)."),
+	F(NVME_READS, "nvme_reads", COUNTER, "", "Extents read back from the NVMe tier."),
+	F(NVME_WRITES, "nvme_writes", COUNTER, "", "Extents written to the NVMe tier."),
+	F(NVME_READ_BYTES, "nvme_read_bytes", COUNTER, "bytes", "Bytes read from the NVMe tier."),
+	F(NVME_WRITE_BYTES, "nvme_write_bytes", COUNTER, "bytes", "Bytes written to the NVMe tier."),
 	F(PIN_FAILURES, "pin_failures", COUNTER, "", "Host memory that could not be pinned (one per failed pool lock)."),
 	F(POOL_BYTES, "dram_bytes", LEVEL, "bytes", "DRAM tier (host pool) size."),
 	F(POOL_USED_BYTES, "dram_used_bytes", LEVEL, "bytes", "DRAM tier bytes in use."),
 	F(PINNED_BYTES, "pinned_bytes", LEVEL, "bytes", "Host pool bytes pinned."),
 	F(HOT_BYTES, "gpu_bytes", LEVEL, "bytes", "GPU tier (hot buffer) size."),
 	F(HOT_USED_BYTES, "gpu_used_bytes", LEVEL, "bytes", "GPU tier bytes holding rows (not counted yet)."),
-	F(NVME_BYTES, "nvme_bytes", LEVEL, "bytes", "NVMe tier size (not counted yet)."),
-	F(NVME_USED_BYTES, "nvme_used_bytes", LEVEL, "bytes", "NVMe tier bytes in use (not counted yet)."),
+	F(NVME_BYTES, "nvme_bytes", LEVEL, "bytes", "NVMe tier capacity, in extent bytes."),
+	F(NVME_USED_BYTES, "nvme_used_bytes", LEVEL, "bytes", "NVMe tier extent bytes held only there."),
 	F(REQUESTS_ACTIVE, "requests_active", LEVEL, "", "Requests resident now."),
 };
 #undef F
@@ -69,6 +74,8 @@ struct ess_statshm {
 	uint64_t last_ns;
 	uint64_t own[ESS_STAT_NR];	/* values struct ess_stats lacks */
 	uint32_t layers;
+	uint64_t extent_bytes;		/* data bytes of one host extent */
+	const struct ess_ctx *ctx;	/* for the tier's counters, or NULL */
 	char path[4096];
 };
 
@@ -209,6 +216,8 @@ int ess_statshm_open(struct ess_statshm **out,
 	s->period_ns = env_period_ns();
 	s->layers = info->cfg->layers < ESS_MAX_LAYERS ? info->cfg->layers :
 			ESS_MAX_LAYERS;
+	s->extent_bytes = (uint64_t)info->cfg->extent_tokens *
+			  info->cfg->entry_bytes;
 	id = __atomic_fetch_add(&next_ctx, 1, __ATOMIC_RELAXED);
 	n = snprintf(s->path, sizeof(s->path), "%s/" ESS_STAT_PREFIX "%d.%u",
 		     dir, (int)getpid(), id);
@@ -265,6 +274,27 @@ static inline void put(uint64_t *p, uint64_t v)
 	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
+void ess_statshm_bind(struct ess_statshm *s, const struct ess_ctx *ctx)
+{
+	if (s)
+		s->ctx = ctx;
+}
+
+/* NVMe tier values from its own counters, when the context has a tier. */
+static void tier_values(const struct ess_statshm *s, uint64_t *v)
+{
+	struct ess_tier_stats ts;
+
+	if (!s->ctx || !ess_tier_stats_get || ess_tier_stats_get(s->ctx, &ts))
+		return;
+	v[ESS_STAT_NVME_READS] = ts.store.reads;
+	v[ESS_STAT_NVME_WRITES] = ts.store.writes;
+	v[ESS_STAT_NVME_READ_BYTES] = ts.store.read_bytes;
+	v[ESS_STAT_NVME_WRITE_BYTES] = ts.store.write_bytes;
+	v[ESS_STAT_NVME_BYTES] = ts.store.slots_total * s->extent_bytes;
+	v[ESS_STAT_NVME_USED_BYTES] = ts.on_nvme * s->extent_bytes;
+}
+
 void ess_statshm_publish(struct ess_statshm *s, const struct ess_stats *st)
 {
 	struct ess_stat_segment *g;
@@ -275,6 +305,7 @@ void ess_statshm_publish(struct ess_statshm *s, const struct ess_stats *st)
 		return;
 	g = s->seg;
 	memcpy(v, s->own, sizeof(v));
+	tier_values(s, v);
 	v[ESS_STAT_RESOLVES] = st->resolves;
 	v[ESS_STAT_LOOKUPS] = st->lookups;
 	v[ESS_STAT_HITS] = st->hits;

@@ -32,6 +32,10 @@ int ess_statshm_open(struct ess_statshm **out,
 		     const struct ess_statshm_info *info,
 		     char *err, size_t errlen);
 
+/* Tie the segment to its context so that publishing also takes the NVMe
+ * tier's counters (ess_tier_stats_get) when the context has a tier. */
+void ess_statshm_bind(struct ess_statshm *s, const struct ess_ctx *ctx);
+
 /* Copy st (and the values kept here) into the segment now. */
 void ess_statshm_publish(struct ess_statshm *s, const struct ess_stats *st);
 

@@ -55,7 +55,8 @@ extern "C" {
 /*
  * Values in the segment, by index.  Counters only grow from context
  * creation; levels ("L") go up and down.  Those marked "not counted yet"
- * stay 0 until the runtime part they belong to counts them.
+ * stay 0 until the runtime part they belong to counts them.  NVMe values
+ * come from the context's tier (ess_tier_stats_get) and are 0 without one.
  */
 enum ess_stat_id {
 	ESS_STAT_RESOLVES,		/* (request, layer) top-k lists resolved */
@@ -75,10 +76,11 @@ enum ess_stat_id {
 	ESS_STAT_REQUESTS_REMOVED,
 	ESS_STAT_HEAT_REPORTS,		/* heat block accesses sent to /dev/ess */
 	ESS_STAT_HEAT_REPORT_ERRORS,	/* heat batches the module refused */
-	ESS_STAT_NVME_READS,		/* not counted yet: NVMe tier reads */
-	ESS_STAT_NVME_WRITES,		/* not counted yet: NVMe tier writes */
-	ESS_STAT_NVME_READ_BYTES,	/* not counted yet */
-	ESS_STAT_NVME_WRITE_BYTES,	/* not counted yet */
+	ESS_STAT_NVME_READS,		/* extents read back from the NVMe tier
+					 * (0 without a tier, as the next 3) */
+	ESS_STAT_NVME_WRITES,		/* extents written to the NVMe tier */
+	ESS_STAT_NVME_READ_BYTES,
+	ESS_STAT_NVME_WRITE_BYTES,
 	ESS_STAT_PIN_FAILURES,		/* host memory that could not be pinned
 					 * (locked); 1 per failed pool lock */
 	ESS_STAT_POOL_BYTES,		/* L: DRAM tier (host pool) size */
@@ -86,8 +88,8 @@ enum ess_stat_id {
 	ESS_STAT_PINNED_BYTES,		/* L: host pool bytes pinned (locked) */
 	ESS_STAT_HOT_BYTES,		/* L: GPU tier (hot buffer) size */
 	ESS_STAT_HOT_USED_BYTES,	/* L: not counted yet: occupied slots */
-	ESS_STAT_NVME_BYTES,		/* L: not counted yet: NVMe tier size */
-	ESS_STAT_NVME_USED_BYTES,	/* L: not counted yet: NVMe tier in use */
+	ESS_STAT_NVME_BYTES,		/* L: NVMe tier capacity (extent bytes) */
+	ESS_STAT_NVME_USED_BYTES,	/* L: extent bytes only on NVMe */
 	ESS_STAT_REQUESTS_ACTIVE,	/* L: requests resident now */
 	ESS_STAT_NR
 };
