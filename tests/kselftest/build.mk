@@ -9,8 +9,10 @@
 # areas append theirs (GUEST_TESTS += $(BUILD)/guest/bin/foo, with a rule
 # that builds it statically); the initramfs rule reads the list with
 # secondary expansion, so appends made after this file still count.
-# GUEST_TESTS_LAST runs after all of them: the leak check wants everything
-# else done, and the unload test removes the module.
+# The module's own tests run first (ess-sysfs checks the defaults right
+# after insmod), then the other areas' programs; GUEST_TESTS_LAST runs after
+# all of them: the leak check wants everything else done, and the unload
+# test removes the module.  GUEST_TOOLS are copied to /bin, not run.
 
 GUEST_KERNEL := $(shell ls /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -1)
 GUEST_KVER   := $(patsubst /boot/vmlinuz-%,%,$(GUEST_KERNEL))
@@ -22,9 +24,10 @@ GUEST_CFLAGS := -static -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -
 KSELFTEST_ALL   := ess-sysfs ess-basic ess-ioctl ess-persist ess-perm ess-limits \
 	ess-numa ess-odirect ess-heat ess-kill ess-stress ess-fuzz
 KSELFTEST_NAMES := $(filter $(patsubst tests/kselftest/%.c,%,$(wildcard tests/kselftest/*.c)),$(KSELFTEST_ALL))
-GUEST_TESTS      += $(KSELFTEST_NAMES:%=$(GUEST_BIN)/%)
+KSELFTEST_PROGS  := $(KSELFTEST_NAMES:%=$(GUEST_BIN)/%)
+GUEST_TESTS      += $(KSELFTEST_PROGS)
 GUEST_TESTS_LAST := $(patsubst tests/kselftest/%.c,$(GUEST_BIN)/%,$(wildcard tests/kselftest/ess-leak.c tests/kselftest/ess-unload.c))
-GUEST_TOOLS      := $(GUEST_BIN)/ess-region-demo
+GUEST_TOOLS      += $(GUEST_BIN)/ess-region-demo
 GUEST_INITRAMFS  := $(BUILD)/guest/initramfs.cpio.gz
 
 .PHONY: check-kselftest walkthrough guest-tests guest-initramfs
@@ -39,10 +42,11 @@ guest-initramfs: $(GUEST_INITRAMFS)
 # Rebuilt every time: it is cheap, and the module it carries comes from
 # kbuild, whose freshness make cannot see.
 .SECONDEXPANSION:
-$(GUEST_INITRAMFS): module $$(GUEST_TESTS) $$(GUEST_TESTS_LAST) $(GUEST_TOOLS) \
+$(GUEST_INITRAMFS): module $$(GUEST_TESTS) $$(GUEST_TESTS_LAST) $$(GUEST_TOOLS) \
 		tests/qemu/mkinitramfs.sh tests/qemu/init.sh tests/qemu/walkthrough.sh FORCE
 	tests/qemu/mkinitramfs.sh -o $@ -k $(GUEST_KVER) -m ess.ko \
-		$(addprefix -t ,$(GUEST_TOOLS)) $(GUEST_TESTS) $(GUEST_TESTS_LAST)
+		$(addprefix -t ,$(GUEST_TOOLS)) $(KSELFTEST_PROGS) \
+		$(filter-out $(KSELFTEST_PROGS),$(GUEST_TESTS)) $(GUEST_TESTS_LAST)
 
 .PHONY: FORCE
 FORCE:

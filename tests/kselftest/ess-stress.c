@@ -10,7 +10,7 @@
 #include "ess_test.h"
 
 #define NTHREADS 4
-#define ITERS 300
+#define ITERS 150
 #define NNAMES 3
 
 static const char *const names[NNAMES] = { "race-0", "race-1", "race-2" };

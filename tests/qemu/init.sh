@@ -107,7 +107,7 @@ for t in /tests/*; do
 	timeout -s KILL "$per_test_timeout" "$t"
 	rc=$?
 	# Which program a leak follows, should ess-leak find one.
-	echo "# free memory after $name: $(free_kb) kB, regions $(cat /sys/kernel/ess/nr_regions 2>/dev/null)"
+	echo "# free memory after $name: $(free_kb) kB, regions $(cat /sys/kernel/ess/nr_regions 2>/dev/null), uptime $(cut -d" " -f1 /proc/uptime) s"
 	end "$name" $rc
 done
 

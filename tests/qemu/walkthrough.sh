@@ -23,9 +23,11 @@ step "Global state and knobs: /sys/kernel/ess/"
 show_dir /sys/kernel/ess
 
 step "Tune a knob: faster heat aging (heat_decay_pct 25 -> 50), and a bad value"
-run sh -c 'echo 50 > /sys/kernel/ess/heat_decay_pct'
+echo '$ echo 50 > /sys/kernel/ess/heat_decay_pct'
+echo 50 >/sys/kernel/ess/heat_decay_pct || rc=1
 echo "  heat_decay_pct is now $(cat /sys/kernel/ess/heat_decay_pct)"
-run sh -c 'echo 101 > /sys/kernel/ess/heat_decay_pct' && rc=1
+echo '$ echo 101 > /sys/kernel/ess/heat_decay_pct'
+echo 101 >/sys/kernel/ess/heat_decay_pct && rc=1
 echo "  (rejected) heat_decay_pct is still $(cat /sys/kernel/ess/heat_decay_pct)"
 echo 25 >/sys/kernel/ess/heat_decay_pct
 
