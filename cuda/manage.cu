@@ -124,6 +124,66 @@ static __device__ __forceinline__ uint32_t warp_add(uint32_t *p, bool flag)
 	return base + __popc(bal & ((1u << lane) - 1));
 }
 
+/* Bitonic sort across the 32 lanes of a warp, in registers: tokens
+ * ascending, and (key, slot) pairs ascending. */
+static __device__ __forceinline__ void warp_sort(int32_t &tv, uint64_t &kv, int32_t &sv)
+{
+	const uint32_t lane = threadIdx.x & 31;
+#pragma unroll
+	for (uint32_t k = 2; k <= 32; k <<= 1) {
+#pragma unroll
+		for (uint32_t j = k >> 1; j > 0; j >>= 1) {
+			const bool up = (lane & k) == 0;
+			const bool low = (lane & j) == 0;	/* keeps the smaller if up */
+			const int32_t to = __shfl_xor_sync(0xffffffffu, tv, j);
+			const uint64_t ko = __shfl_xor_sync(0xffffffffu, kv, j);
+			const int32_t so = __shfl_xor_sync(0xffffffffu, sv, j);
+			const bool want_min = low == up;
+			if ((to < tv) == want_min && to != tv)
+				tv = to;
+			const bool other_less = ko < kv || (ko == kv && so < sv);
+			const bool differ = ko != kv || so != sv;
+			if (differ && other_less == want_min) {
+				kv = ko;
+				sv = so;
+			}
+		}
+	}
+}
+
+/* Entries of sorted a[0..n) below x. */
+static __device__ __forceinline__ uint32_t lower_bound_tok(const int32_t *a, uint32_t n, int32_t x)
+{
+	uint32_t lo = 0;
+	while (n > 0) {
+		const uint32_t half = n >> 1;
+		if (a[lo + half] < x) {
+			lo += half + 1;
+			n -= half + 1;
+		} else {
+			n = half;
+		}
+	}
+	return lo;
+}
+
+static __device__ __forceinline__ uint32_t lower_bound_kv(const uint64_t *k, const int32_t *sl,
+							  uint32_t n, uint64_t x, int32_t xs)
+{
+	uint32_t lo = 0;
+	while (n > 0) {
+		const uint32_t half = n >> 1;
+		const uint64_t km = k[lo + half];
+		if (km < x || (km == x && sl[lo + half] < xs)) {
+			lo += half + 1;
+			n -= half + 1;
+		} else {
+			n = half;
+		}
+	}
+	return lo;
+}
+
 struct manage_smem {
 	uint64_t prefix, mask;
 	uint32_t npass, remaining, nvalid, nhit, nmiss, nsel, nevict, bad, t;
@@ -311,7 +371,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		return;
 	}
 	const uint32_t m = sm.nmiss;
-	if (tid == 0)
+	if (tid == 0 && sm.npass)	/* read after the first pass's barrier */
 		sm.remaining = m;
 
 	if (m > 0) {
@@ -392,19 +452,36 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 
 		/* F. sort misses by token, victims by (key, slot) */
 		if (m <= 4 * nth) {
-			const uint32_t parts = m >= nth ? 1 : nth / m;
+			/* F1. each warp sorts chunks of 32 in registers */
+			const uint32_t nchunk = (m + 31) / 32;
+			for (uint32_t c = tid >> 5; c < nchunk; c += NWARPS) {
+				const uint32_t j = c * 32 + lane;
+				int32_t tv = j < m ? mtok[j] : INT32_MAX;
+				uint64_t kv = j < m ? vkey[j] : UINT64_MAX;
+				int32_t sv = j < m ? vslot[j] : INT32_MAX;
+				warp_sort(tv, kv, sv);
+				if (j < m) {
+					mtok[j] = tv;
+					vkey[j] = kv;
+					vslot[j] = sv;
+				}
+			}
+			__syncthreads();
+			/* F2. rank = elements below, counted by binary search in
+			 * every sorted chunk; several threads per element when
+			 * there are few */
+			const uint32_t parts = m >= nth ? 1 : min(nchunk, nth / m);
 			for (uint32_t w = tid; w < m * parts; w += nth) {
 				const uint32_t j = w % m, part = w / m;
-				const uint32_t i0 = part * m / parts, i1 = (part + 1) * m / parts;
+				const uint32_t c0 = part * nchunk / parts, c1 = (part + 1) * nchunk / parts;
 				const int32_t tj = mtok[j];
 				const uint64_t kj = vkey[j];
 				const int32_t sj = vslot[j];
 				uint32_t ct = 0, cv = 0;
-#pragma unroll 4
-				for (uint32_t i = i0; i < i1; i++) {
-					const uint64_t ki = vkey[i];
-					ct += mtok[i] < tj;
-					cv += ki < kj || (ki == kj && vslot[i] < sj);
+				for (uint32_t c = c0; c < c1; c++) {
+					const uint32_t base = c * 32, len = min(32u, m - base);
+					ct += lower_bound_tok(mtok + base, len, tj);
+					cv += lower_bound_kv(vkey + base, vslot + base, len, kj, sj);
 				}
 				if (parts > 1) {
 					atomicAdd(&rank_t[j], ct);
