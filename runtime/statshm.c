@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ess/nvme.h"
+#include "internal.h"
 #include "statshm.h"
 
 /* The NVMe tier's counters, when the program links the tier (weak, as in
@@ -326,6 +327,11 @@ void ess_statshm_publish(struct ess_statshm *s, const struct ess_stats *st)
 	v[ESS_STAT_PIN_FAILURES] += st->pool_unlocked ? 1 : 0;
 	v[ESS_STAT_POOL_BYTES] = st->pool_bytes;
 	v[ESS_STAT_POOL_USED_BYTES] = st->pool_used_bytes;
+	/* st's pool level is only refreshed by ess_stats_get(): take it now,
+	 * as that function does, when the context is known. */
+	if (s->ctx && s->ctx->pool.hdr)
+		v[ESS_STAT_POOL_USED_BYTES] = (uint64_t)s->ctx->pool.nused *
+					      s->ctx->pool.hdr->extent_bytes;
 	v[ESS_STAT_PINNED_BYTES] = st->pool_unlocked ? 0 : st->pool_bytes;
 	v[ESS_STAT_HOT_BYTES] = (uint64_t)g->hdr.layers * g->hdr.max_requests *
 				g->hdr.slots * g->hdr.entry_bytes;
