@@ -450,8 +450,11 @@ manage:
 	printf("| batch | target miss %% | seen miss %% | manage us/layer | manage + fetch us/layer | fetch GB/s within |\n|---|---|---|---|---|---|\n");
 	const uint32_t mb[] = {16, 64, 128};
 	const double mr[] = {0.05, 0.10, 0.20};
+	const bool one = getenv("ESS_BENCH_ONE") != NULL;	/* batch 64, 10% only */
 	for (uint32_t bt : mb)
 		for (double r : mr) {
+			if (one && (bt != 64 || r != 0.10))
+				continue;
 			double m1, m2, seen, fg;
 			mbench_run(bt, r, pool_d, pool_rows, &m1, &m2, &seen, &fg);
 			printf("| %u | %.0f | %.1f | %.1f | %.1f | %.1f |\n", bt, r * 100, seen * 100, m1 * 1000,
