@@ -55,6 +55,25 @@ static int charge_run(uid_t uid, rlim_t limit, const uint64_t *sizes,
 	return test_wait(pid);
 }
 
+/* In a child as uid with RLIMIT_MEMLOCK = limit: create one region (named
+ * if name is given, and then left behind) and exit; returns the errno. */
+static int create_as(uid_t uid, rlim_t limit, uint64_t bytes, const char *name)
+{
+	pid_t pid = test_fork();
+
+	if (pid == 0) {
+		struct rlimit rl = { limit, limit };
+		int fd;
+
+		if (setrlimit(RLIMIT_MEMLOCK, &rl) || setresgid(uid, uid, uid) ||
+		    setresuid(uid, uid, uid))
+			_exit(90);
+		fd = ess_open();
+		_exit((int)-ess_create(fd, bytes, name ? ESS_CREATE_NAMED : 0, 0, 16, name, NULL));
+	}
+	return test_wait(pid);
+}
+
 static int nr_nodes(void)
 {
 	int n = 0;
@@ -113,6 +132,19 @@ int main(void)
 	tap_ok(rc == 0, "root (CAP_IPC_LOCK) is not held to RLIMIT_MEMLOCK 2 MiB (%d)", rc);
 	tap_ok(ess_wait_nr_regions(nr0) == nr0 && ess_knob("pinned_bytes") == p0,
 	       "everything the children made is gone");
+
+	/* The charge follows a named region after its creator exits. */
+	ess_destroy_name("limits-user");
+	rc = create_as(1000, 5 * MiB, 4 * MiB, "limits-user");
+	tap_ok(rc == 0, "uid 1000 leaves a named 4 MiB region behind (%d)", rc);
+	rc = create_as(1000, 5 * MiB, 2 * MiB, NULL);
+	tap_ok(rc == ENOMEM, "a later uid 1000 process is still charged for it: ENOMEM (%d)", rc);
+	rc = create_as(1001, 5 * MiB, 4 * MiB, NULL);
+	tap_ok(rc == 0, "uid 1001 is charged separately (%d)", rc);
+	tap_ok(ess_destroy_name("limits-user") == 0 && ess_wait_nr_regions(nr0) == nr0,
+	       "root destroys the named region");
+	rc = create_as(1000, 5 * MiB, 4 * MiB, NULL);
+	tap_ok(rc == 0, "its charge is returned to uid 1000 (%d)", rc);
 
 	/* Global cap. */
 	tap_ok(ess_set_knob("pinned_cap_bytes", p0 + 6 * MiB) == 0, "cap = pinned + 6 MiB");
