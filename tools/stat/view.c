@@ -113,6 +113,64 @@ static double pct(uint64_t a, uint64_t b)
 	return b ? 100.0 * (double)a / (double)b : 0.0;
 }
 
+/* Live processes summed per device: "cpu", or "cuda:N" per GPU. */
+static void view_devices(FILE *f, const struct stat_sample *s)
+{
+	struct dev {
+		uint32_t backend;
+		int32_t device;
+		uint32_t procs;
+		uint64_t v[ESS_STAT_NR];
+	} d[64];
+	size_t nd = 0, i, j;
+	char b[6][16], name[24];
+	int k;
+
+	for (i = 0; i < s->nprocs; i++) {
+		const struct ess_stat_snapshot *p = &s->procs[i];
+
+		if (p->state != ESS_STAT_LIVE)
+			continue;
+		for (j = 0; j < nd; j++)
+			if (d[j].backend == p->hdr.backend &&
+			    d[j].device == p->hdr.device)
+				break;
+		if (j == nd) {
+			if (nd == sizeof(d) / sizeof(d[0]))
+				continue;
+			memset(&d[nd], 0, sizeof(d[nd]));
+			d[nd].backend = p->hdr.backend;
+			d[nd].device = p->hdr.device;
+			nd++;
+		}
+		d[j].procs++;
+		for (k = 0; k < ESS_STAT_NR; k++)
+			d[j].v[k] += p->v[k];
+	}
+	if (!nd)
+		return;
+	fprintf(f, "\n%-10s %5s %8s %6s %8s %8s %8s %8s %8s\n", "DEVICE",
+		"PROCS", "LOOKUPS", "HIT%", "MISSES", "H2D", "D2H", "GPU",
+		"PINNED");
+	for (j = 0; j < nd; j++) {
+		if (d[j].device >= 0)
+			snprintf(name, sizeof(name), "%s:%d",
+				 stat_backend_name(d[j].backend), d[j].device);
+		else
+			snprintf(name, sizeof(name), "%s",
+				 stat_backend_name(d[j].backend));
+		fprintf(f, "%-10s %5u %8s %5.1f%% %8s %8s %8s %8s %8s\n", name,
+			d[j].procs,
+			stat_human(b[0], 16, (double)d[j].v[ESS_STAT_LOOKUPS], 0),
+			pct(d[j].v[ESS_STAT_HITS], d[j].v[ESS_STAT_LOOKUPS]),
+			stat_human(b[1], 16, (double)d[j].v[ESS_STAT_MISSES], 0),
+			stat_human(b[2], 16, (double)d[j].v[ESS_STAT_BYTES_H2D], 1),
+			stat_human(b[3], 16, (double)d[j].v[ESS_STAT_BYTES_D2H], 1),
+			stat_human(b[4], 16, (double)d[j].v[ESS_STAT_HOT_BYTES], 1),
+			stat_human(b[5], 16, (double)d[j].v[ESS_STAT_PINNED_BYTES], 1));
+	}
+}
+
 void stat_view_procs(FILE *f, const struct stat_sample *s)
 {
 	char b[8][16], dev[16];
@@ -169,6 +227,7 @@ void stat_view_procs(FILE *f, const struct stat_sample *s)
 			(unsigned long long)v[ESS_STAT_PIN_FAILURES],
 			(unsigned long long)v[ESS_STAT_REQUESTS_ACTIVE]);
 	}
+	view_devices(f, s);
 	if (s->nstale)
 		fprintf(f, "\n%zu stale segment(s) of exited processes: "
 			   "'ess-stat --gc' removes them\n", s->nstale);
