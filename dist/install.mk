@@ -3,7 +3,8 @@
 #   lib/libess.so.$(ESS_VERSION) with soname libess.so.$(ESS_SOVERSION),
 #   lib/libess.a, lib/libess-cuda.so (when built), lib/pkgconfig/ess.pc,
 #   include/ess/*.h and include/ess/uapi/ess.h, bin/ (the tools),
-#   share/man/man1/, share/doc/ess/ (guides, udev rule, modprobe.d example)
+#   share/man/man1/, share/doc/ess/ (guides, udev rule, examples),
+#   lib/python3/dist-packages/ess.py (the ctypes binding)
 #
 #   make install-dkms    module sources and dkms.conf in /usr/src/ess-<ver>/
 #   make install-udev    the udev rule in /etc/udev/rules.d/
@@ -22,7 +23,8 @@ INSTALL       ?= install
 
 LIBESS_SO := $(BUILD)/libess.so.$(ESS_VERSION)
 
-.PHONY: shlib install install-dkms install-udev check-install
+.PHONY: shlib install install-dkms install-udev check-install check-python
+PYTHONDIR     ?= $(PREFIX)/lib/python3/dist-packages
 all: shlib
 shlib: $(LIBESS_SO)
 
@@ -51,7 +53,9 @@ install: lib shlib tools $(BUILD)/ess.pc
 	$(INSTALL) -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 	$(if $(wildcard Documentation/man/*.1),$(INSTALL) -m 644 $(wildcard Documentation/man/*.1) $(DESTDIR)$(MANDIR)/man1/)
 	$(INSTALL) -m 644 $(wildcard Documentation/admin-guide/*.md) $(DESTDIR)$(DOCDIR)/
-	$(INSTALL) -m 644 $(wildcard dist/99-ess.rules dist/ess-modprobe.conf) $(DESTDIR)$(DOCDIR)/examples/
+	$(INSTALL) -d $(DESTDIR)$(PYTHONDIR)
+	$(INSTALL) -m 644 python/ess.py $(DESTDIR)$(PYTHONDIR)/
+	$(INSTALL) -m 644 $(wildcard dist/99-ess.rules dist/ess-modprobe.conf python/examples/*.py) $(DESTDIR)$(DOCDIR)/examples/
 
 install-dkms:
 	$(INSTALL) -d $(DESTDIR)/usr/src/ess-$(ESS_VERSION)/kmod $(DESTDIR)/usr/src/ess-$(ESS_VERSION)/include/uapi
@@ -65,3 +69,9 @@ install-udev:
 
 check-install: lib shlib tools
 	tests/tap-run.sh install tests/install/test-install.sh
+
+# The Python binding on the CPU backend, and its PyTorch example (skipped
+# where PyTorch or a GPU is missing).
+check-python: shlib
+	BUILD=$(BUILD) tests/tap-run.sh python tests/python/test-binding.py \
+		'python3 python/examples/resolve_torch.py --tap --steps 2'

@@ -15,7 +15,7 @@ check: deps
 	$(MAKE) all
 	tests/run-all.sh
 
-check-unit: unit-tests
+check-unit: unit-tests tools
 	tests/tap-run.sh unit $(UNIT_TESTS)
 
 check-asan:

@@ -6,7 +6,7 @@ export TAP_TOTALS
 TAP_TOTALS=$(mktemp)
 trap 'rm -f "$TAP_TOTALS"' EXIT
 rc=0
-for target in check-unit check-asan check-install check-kselftest check-gpu; do
+for target in check-unit check-asan check-install check-python check-kselftest check-gpu; do
 	if grep -q "^$target:" tests/build.mk kmod/build.mk cuda/build.mk runtime/build.mk tools/build.mk dist/install.mk tests/kselftest/build.mk 2>/dev/null; then
 		echo "== $target"
 		make --no-print-directory "$target" || rc=1
