@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential make pkg-config perl cpio kmod
       linux-image-amd64 linux-headers-amd64 linux-source-6.1
       qemu-system-x86 busybox-static
-      liburing-dev libnuma-dev libisal-dev fio sparse e2fsprogs"
+      liburing-dev libnuma-dev libisal-dev fio sparse e2fsprogs python3"
 
 missing=""
 for p in $PKGS; do
