@@ -8,7 +8,7 @@
  *                  [--fio PATH] [--no-fio]
  *
  * The file is filled once through the store (random data, slots 0..n-1,
- * so it is contiguous).  Then, per queue depth, the store reads extents in
+ * so it is contiguous), flushed, and read once untimed.  Then, per queue depth, the store reads extents in
  * a shuffled order for S seconds, keeping qd reads in flight, each read
  * verified by CRC32C into registered buffers; fio then runs randread with
  * the io_uring engine, O_DIRECT, registered buffers and file, bs = the
@@ -17,12 +17,14 @@
  * queue depth with the mean of each side and the ratio store / fio.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -146,14 +148,30 @@ static double store_read(ess_nvme *st, uint64_t n, uint32_t ext,
 	return (double)reads * ext / (t1 - t0);
 }
 
-/* Run fio; returns read bytes/s from its JSON output, or -1. */
-static double fio_read(const char *fio, const char *file, uint64_t size,
-		       uint32_t bs, uint32_t qd, double secs)
+/* A number after "key" in fio's JSON, searching from `from`. */
+static double json_num(const char *from, const char *key)
 {
-	char cmd[2048], out[1 << 16];
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\"", key);
+	p = from ? strstr(from, pat) : NULL;
+	if (!p || !(p = strchr(p, ':')))
+		return -1;
+	return strtod(p + 1, NULL);
+}
+
+/* Run fio; returns read bytes/s from its JSON output, or -1; *cpu_us gets
+ * its CPU time (user + system) per read in microseconds. */
+static double fio_read(const char *fio, const char *file, uint64_t size,
+		       uint32_t bs, uint32_t qd, double secs, double *cpu_us)
+{
+	char cmd[2048];
+	static char out[1 << 17];
 	size_t len = 0;
+	double bw, ios, usr, sys, rt;
 	FILE *p;
-	char *r, *b;
+	char *r;
 
 	snprintf(cmd, sizeof(cmd),
 		 "%s --name=ess-nvme-bench --filename=%s --size=%llu --bs=%u "
@@ -177,10 +195,22 @@ static double fio_read(const char *fio, const char *file, uint64_t size,
 		return -1;
 	}
 	r = strstr(out, "\"read\"");
-	b = r ? strstr(r, "\"bw_bytes\"") : NULL;
-	if (!b || !(b = strchr(b, ':')))
-		return -1;
-	return strtod(b + 1, NULL);
+	bw = json_num(r, "bw_bytes");
+	ios = json_num(r, "total_ios");
+	rt = json_num(out, "job_runtime");
+	usr = json_num(out, "usr_cpu");
+	sys = json_num(out, "sys_cpu");
+	*cpu_us = ios > 0 && rt > 0 ? (usr + sys) / 100 * rt * 1e3 / ios : -1;
+	return bw;
+}
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 static void usage(void)
@@ -275,12 +305,26 @@ int main(int argc, char **argv)
 		       file, (unsigned long long)n, ext, sb, t,
 		       (double)n * ext / t / (1 << 20));
 	}
-	printf("| qd | block (B) | ess store MiB/s | ess IOPS | fio MiB/s | fio IOPS | ratio |\n");
-	printf("|---:|---:|---:|---:|---:|---:|---:|\n");
+	/* Let the fill's writes settle (on a virtual disk the host may still
+	 * be writing them back) before anything is timed: flush, then one
+	 * untimed read pass. */
+	{
+		int fd = open(file, O_RDONLY);
+
+		if (fd >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+		store_read(st, n, ext, bufs, maxqd, secs, &nreads);
+	}
+	printf("| qd | block (B) | ess MiB/s | ess IOPS | ess CPU us/read | fio MiB/s | fio IOPS | fio CPU us/read | ratio |\n");
+	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	snprintf(err, sizeof(err), "%s", qdlist);
 	save = NULL;
 	for (tok = strtok_r(err, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		double ours = 0, theirs = 0, o, f;
+		double ours = 0, theirs = 0, o, f, c0, fc;
+		double our_cpu = 0, their_cpu = 0;
+		uint64_t our_ios = 0;
 		int fio_ok = use_fio;
 
 		qd = (uint32_t)strtoul(tok, NULL, 0);
@@ -290,27 +334,37 @@ int main(int argc, char **argv)
 			int fio_first = r % 2;
 
 			if (fio_first && fio_ok) {
-				f = fio_read(fio, file, n * (uint64_t)sb, sb, qd, secs);
+				f = fio_read(fio, file, n * (uint64_t)sb, sb, qd,
+					     secs, &fc);
 				fio_ok = f > 0;
 				theirs += f;
+				their_cpu += fc;
 			}
+			c0 = cpu_s();
 			o = store_read(st, n, ext, bufs, qd, secs, &nreads);
+			our_cpu += cpu_s() - c0;
+			our_ios += nreads;
 			ours += o;
 			if (!fio_first && fio_ok) {
-				f = fio_read(fio, file, n * (uint64_t)sb, sb, qd, secs);
+				f = fio_read(fio, file, n * (uint64_t)sb, sb, qd,
+					     secs, &fc);
 				fio_ok = f > 0;
 				theirs += f;
+				their_cpu += fc;
 			}
 		}
 		ours /= rounds;
 		theirs /= rounds;
+		our_cpu = our_cpu * 1e6 / (double)(our_ios ? our_ios : 1);
+		their_cpu /= rounds;
 		if (fio_ok)
-			printf("| %u | %u | %.0f | %.0f | %.0f | %.0f | %.3f |\n",
-			       qd, sb, ours / (1 << 20), ours / ext,
-			       theirs / (1 << 20), theirs / sb, ours / theirs);
+			printf("| %u | %u | %.0f | %.0f | %.1f | %.0f | %.0f | %.1f | %.3f |\n",
+			       qd, sb, ours / (1 << 20), ours / ext, our_cpu,
+			       theirs / (1 << 20), theirs / sb, their_cpu,
+			       ours / theirs);
 		else
-			printf("| %u | %u | %.0f | %.0f | - | - | - |\n", qd, sb,
-			       ours / (1 << 20), ours / ext);
+			printf("| %u | %u | %.0f | %.0f | %.1f | - | - | - | - |\n",
+			       qd, sb, ours / (1 << 20), ours / ext, our_cpu);
 		fflush(stdout);
 	}
 	ess_nvme_stats_get(st, &s);
