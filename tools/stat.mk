@@ -32,3 +32,15 @@ GUEST_TOOLS += $(GUEST_STAT)
 guest-tests: $(GUEST_STAT_TEST) $(GUEST_STAT)
 $(GUEST_INITRAMFS): $(GUEST_STAT)
 endif
+
+# stat-modpool runs a real runtime on the module's pool in the guest: a
+# static build with the library, as runtime/build.mk builds its guest tests.
+GUEST_STAT_MODPOOL := $(GUEST_BIN)/stat-modpool
+$(GUEST_STAT_MODPOOL): tests/unit/stat-modpool.c tests/unit/stat-tap.h $(BUILD)/libess.a
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $< $(BUILD)/libess.a -lnuma -luring -ldl -lpthread -lm
+
+ifneq ($(wildcard tests/unit/stat-modpool.c),)
+GUEST_TESTS += $(GUEST_STAT_MODPOOL)
+guest-tests: $(GUEST_STAT_MODPOOL)
+endif

@@ -103,7 +103,7 @@ int main(void)
 	r9 = ro.out ? strstr(ro.out, "{\"id\":9,") : NULL;
 	ok(ro.status == 0 && strstr(ro.out, "\"loaded\":true") &&
 	   json_num(ro.out, "abi_version") == 1 &&
-	   json_num(strstr(ro.out, "\"module\""), "pinned_bytes") == 6291456 &&
+	   json_num(strstr(ro.out, "\"module\":{"), "pinned_bytes") == 6291456 &&
 	   json_num(ro.out, "pinned_cap_bytes") == 12884901888ll &&
 	   json_num(ro.out, "heat_decay_pct") == 25 &&
 	   !strstr(ro.out, "cold_threshold"),

@@ -137,7 +137,7 @@ int main(void)
 	snprintf(series, sizeof(series), "{\"id\":%llu,", (unsigned long long)cr.id);
 	reg = strstr(ro.out, series);
 	ok(ro.status == 0 && reg && strstr(reg, want) &&
-	   json_num(strstr(ro.out, "\"module\""), "pinned_bytes") ==
+	   json_num(strstr(ro.out, "\"module\":{"), "pinned_bytes") ==
 	   sysfs_num(SYSFS, "pinned_bytes") &&
 	   json_num(reg, "bytes") == sysfs_num(rdir, "bytes"),
 	   "--json: pinned bytes, region bytes and histogram [%s] equal sysfs", want);
