@@ -471,7 +471,9 @@ int ess_stat_read(const char *path, struct ess_stat_snapshot *snap,
 
 	memset(snap, 0, sizeof(*snap));
 	snprintf(snap->name, sizeof(snap->name), "%s", base ? base + 1 : path);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* No symlinks; O_NONBLOCK so a FIFO planted under a segment's name
+	 * cannot hang the reader (it fails the regular-file check below). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
@@ -588,6 +590,7 @@ int ess_stat_list(const char *dir, struct ess_stat_snapshot **out, size_t *n,
 int ess_stat_gc(const char *dir, char *err, size_t errlen)
 {
 	struct dirent *de;
+	struct stat a, b;
 	char path[4096];
 	int removed = 0, fd, ret;
 	DIR *d;
@@ -604,12 +607,16 @@ int ess_stat_gc(const char *dir, char *err, size_t errlen)
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
 				     de->d_name) >= sizeof(path))
 			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd < 0)
 			continue;
 		/* Unlink while holding the lock: a writer never re-locks, so
-		 * a free lock means no writer, now or later. */
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(path) == 0)
+		 * a free lock means no writer, now or later.  Only the file
+		 * probed: the name must still lead to the same inode. */
+		if (fstat(fd, &a) == 0 && S_ISREG(a.st_mode) &&
+		    flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+		    lstat(path, &b) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev && unlink(path) == 0)
 			removed++;
 		close(fd);
 	}

@@ -242,6 +242,8 @@ int main(void)
 		write_file("ess.1.3", &seg, sizeof(seg));
 	}
 	write_file("unrelated", "x", 1);
+	snprintf(path, sizeof(path), "%s/ess.1.4", dir);
+	MUST(mkfifo(path, 0644));
 	snprintf(path, sizeof(path), "%s/ess.1.0", dir);
 	r = ess_stat_read(path, &snap, err, sizeof(err));
 	ok(r == -EPROTO && strstr(err, "ess.1.0"), "short file: -EPROTO (%s)", err);
@@ -260,11 +262,13 @@ int main(void)
 	r = ess_stat_read(path, &snap, err, sizeof(err));
 	ok(r == -ENOENT, "missing file: -ENOENT");
 	MUST(ess_stat_list(dir, &list, &n, &bad, err, sizeof(err)));
-	ok(n == 1 && bad == 4, "list skips and counts the 4 bad segments");
+	ok(n == 1 && bad == 5, "list skips and counts the 5 bad segments (a FIFO among them)");
 	free(list);
 	r = ess_stat_gc(dir, err, sizeof(err));
-	ok(r == 4 && count_files() == 2,
-	   "gc removes unheld files of segment names, keeps the live one and others");
+	ok(r == 4 && count_files() == 3,
+	   "gc removes unheld files of segment names, keeps the live one, the FIFO and others");
+	snprintf(path, sizeof(path), "%s/ess.1.4", dir);
+	unlink(path);
 	r = ess_stat_list("/nonexistent/ess-stat", &list, &n, &bad, err, sizeof(err));
 	ok(r == -ENOENT && strstr(err, "/nonexistent/ess-stat"),
 	   "missing directory: -ENOENT with its name");
