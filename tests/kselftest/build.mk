@@ -52,7 +52,7 @@ $(GUEST_INITRAMFS): module $$(GUEST_TESTS) $$(GUEST_TESTS_LAST) $$(GUEST_TOOLS) 
 FORCE:
 
 check-kselftest: $(GUEST_INITRAMFS)
-	BUILD=$(BUILD) tests/tap-run.sh kselftest tests/qemu/run.sh
+	BUILD=$(BUILD) TAP_LOGDIR=$(BUILD)/test-logs tests/tap-run.sh kselftest tests/qemu/run.sh
 
 walkthrough: $(GUEST_INITRAMFS)
 	BUILD=$(BUILD) tests/qemu/run.sh --walkthrough

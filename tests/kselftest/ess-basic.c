@@ -4,6 +4,8 @@
  * region; that an anonymous region lives exactly as long as its last file
  * or mapping.
  */
+#include <signal.h>
+
 #include "ess_test.h"
 
 #define SZ (4 * MiB)
@@ -113,6 +115,74 @@ int main(void)
 	tap_ok(ess_wait_nr_regions(nr0) == nr0, "nr_regions back after the last mapping goes");
 	tap_ok(!ess_region_exists(c.id), "region directory removed");
 	tap_ok(ess_knob("pinned_bytes") == pinned0, "pinned_bytes back to %lld", pinned0);
+
+	/* VMAs made by fork, split and move are each counted and released. */
+	fd = ess_open();
+	r = ess_create(fd, 6 * MiB, 0, 0, 16, NULL, &c);
+	p = mmap(NULL, 6 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (r == 0 && p != MAP_FAILED) {
+		pid_t pid;
+		int pfd[2], rc;
+		char ch;
+
+		fill_pattern(p, 6 * MiB, 9);
+		if (pipe(pfd))
+			return tap_done();
+		pid = test_fork();
+		if (pid == 0) {
+			/* The child writes through its inherited mapping. */
+			p[100] ^= 0xff;
+			ch = 1;
+			if (write(pfd[1], &ch, 1) != 1)
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		if (read(pfd[0], &ch, 1) != 1)
+			ch = 0;
+		ess_info(fd, &info);
+		tap_ok(ch == 1 && info.mappings == 2, "a forked child's inherited VMA is counted (%u)",
+		       info.mappings);
+		kill(pid, SIGKILL);
+		rc = test_wait(pid);
+		close(pfd[0]);
+		close(pfd[1]);
+		ess_info(fd, &info);
+		tap_ok(rc == 128 + SIGKILL && info.mappings == 1 && (uint8_t)p[100] ==
+		       (uint8_t)(pattern_word(9, 12) >> 32 ^ 0xff),
+		       "the child's write is shared; its VMA is gone with it (%u)", info.mappings);
+		p[100] ^= 0xff;
+
+		r = munmap(p + 2 * MiB, 2 * MiB);
+		ess_info(fd, &info);
+		tap_ok(r == 0 && info.mappings == 2 && check_pattern(p, 2 * MiB, 9) < 0 &&
+		       *(uint64_t *)(p + 4 * MiB) == pattern_word(9, (4 * MiB) / 8),
+		       "unmapping the middle splits the VMA in two (%u)", info.mappings);
+		{
+			uint8_t *m = mremap(p + 4 * MiB, 2 * MiB, 2 * MiB, MREMAP_MAYMOVE | MREMAP_FIXED,
+					    p + 2 * MiB);
+
+			ess_info(fd, &info);
+			tap_ok(m == p + 2 * MiB && info.mappings == 2 &&
+			       check_pattern(p, 2 * MiB, 9) < 0,
+			       "mremap moves a piece (%u mappings)", info.mappings);
+			if (m != MAP_FAILED) {
+				uint64_t want = pattern_word(9, (4 * MiB) / 8);
+
+				tap_ok(*(uint64_t *)m == want, "the moved piece shows the third block");
+			} else {
+				tap_ok(0, "the moved piece shows the third block");
+			}
+		}
+		munmap(p, 6 * MiB);
+		ess_info(fd, &info);
+		tap_ok(info.mappings == 0, "every piece unmapped: mappings 0 (%u)", info.mappings);
+	} else {
+		tap_ok(0, "create and map 6 MiB for the VMA tests (%ld)", r);
+	}
+	close(fd);
+	tap_ok(ess_wait_nr_regions(nr0) == nr0 && ess_knob("pinned_bytes") == pinned0,
+	       "region freed after fork, split and move");
 
 	/* An unbound file has nothing to map. */
 	fd = ess_open();

@@ -314,5 +314,24 @@ int main(void)
 		tap_ok(!bound || r == 0, "destroy the 63-char named region: %s", en(r));
 	}
 	tap_ok(ess_wait_nr_regions(nr0) == nr0, "nr_regions back to %lld", nr0);
+
+	/* EFAULT on the way out: the effect stays (ioctl.md). */
+	{
+		struct ess_create *ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct ess_info i3;
+
+		fd = ess_open();
+		ess_create_init(ro, 2 * MiB, 0, 0, 16, NULL);
+		mprotect(ro, 4096, PROT_READ);
+		r = ess_ioctl(fd, ESS_IOC_CREATE, ro);
+		tap_ok(r == -EFAULT, "CREATE whose result cannot be written back: EFAULT (%s)", en(r));
+		r = ess_info(fd, &i3);
+		tap_ok(r == 0 && i3.bytes == 2 * MiB && ess_knob("nr_regions") == nr0 + 1,
+		       "...and the file is bound to the new region anyway (%s)", en(r));
+		close(fd);
+		munmap(ro, 4096);
+		tap_ok(ess_wait_nr_regions(nr0) == nr0, "freed with its file");
+	}
 	return tap_done();
 }

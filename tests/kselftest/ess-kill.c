@@ -13,7 +13,7 @@
 
 #define BATCH 65536
 
-enum stage { OPENED, CREATED, MAPPED, REPORTING, ATTACHED, CREATING };
+enum stage { OPENED, CREATED, MAPPED, REPORTING, ATTACHED, CREATING, CREATING_NAMED };
 
 static void child(enum stage st, int wfd)
 {
@@ -61,6 +61,15 @@ static void child(enum stage st, int wfd)
 			_exit(4);
 		for (;;) {
 			ess_create(fd, 64 * MiB, 0, 0, 16, NULL, NULL);
+			close(fd);
+			fd = ess_open();
+		}
+	case CREATING_NAMED:
+		if (write(wfd, &one, 1) != 1)
+			_exit(4);
+		for (;;) {
+			ess_create(fd, 64 * MiB, ESS_CREATE_NAMED, 0, 16, "kill-creating", NULL);
+			ess_destroy(fd, "kill-creating");
 			close(fd);
 			fd = ess_open();
 		}
@@ -168,6 +177,22 @@ int main(void)
 		tap_ok(rc == 128 + SIGKILL && ess_wait_nr_regions(nr0) == nr0 &&
 		       ess_knob("pinned_bytes") == p0,
 		       "killed mid create (after %d us): nothing left (%d)", 3000 + k * 7000, rc);
+	}
+	/* Named: the region is either complete and destroyable, or absent. */
+	for (k = 0; k < 4; k++) {
+		struct ess_attach a;
+		long r;
+
+		rc = kill_at(CREATING_NAMED, 5000 + k * 9000);
+		fd = ess_open();
+		r = ess_attach(fd, "kill-creating", &a);
+		close(fd);
+		tap_ok(rc == 128 + SIGKILL && (r == -ENOENT || (r == 0 && a.bytes == 64 * MiB)),
+		       "killed mid named create: name %s (%d)", r ? "absent" : "complete", rc);
+		if (r == 0)
+			ess_destroy_name("kill-creating");
+		tap_ok(ess_wait_nr_regions(nr0) == nr0 && ess_knob("pinned_bytes") == p0,
+		       "nothing left after destroying what exists");
 	}
 	tap_ok(ess_region_dirs() == nr0, "no stray region directories");
 	return tap_done();
