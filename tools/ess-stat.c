@@ -36,6 +36,7 @@ static const char usage_text[] =
 "  -p, --procs            per-process and per-tier tables\n"
 "  -m, --module           module state: pinned bytes, knobs, regions\n"
 "  -H, --heat             heat histogram of every module region\n"
+"  -L, --layers           misses per layer, summed over the processes\n"
 "Machine formats (everything, one look per INTERVAL):\n"
 "  -j, --json             one JSON object per line\n"
 "      --prometheus       Prometheus text exposition format 0.0.4\n"
@@ -116,7 +117,7 @@ static int sleep_until(const struct timespec *base, double interval,
 
 struct run {
 	struct stat_opts o;
-	int procs, module, heat, json, prom;
+	int procs, module, heat, layers, json, prom;
 	double interval;		/* 0: one look */
 	unsigned long count;		/* 0: until stopped */
 };
@@ -138,12 +139,18 @@ static void text_views(const struct run *r, const struct stat_sample *s,
 			fputc('\n', stdout);
 		stat_view_heat(stdout, s);
 	}
+	if (r->layers) {
+		if (r->procs || r->module || r->heat)
+			fputc('\n', stdout);
+		stat_view_layers(stdout, s);
+	}
 	fflush(stdout);
 }
 
 static int looks(const struct run *r)
 {
-	int vm = !r->procs && !r->module && !r->heat && !r->json && !r->prom;
+	int vm = !r->procs && !r->module && !r->heat && !r->layers && !r->json &&
+		 !r->prom;
 	struct stat_sample prev, cur;
 	struct timespec base;
 	unsigned long n;
@@ -211,6 +218,7 @@ int main(int argc, char **argv)
 		{ "procs", no_argument, NULL, 'p' },
 		{ "module", no_argument, NULL, 'm' },
 		{ "heat", no_argument, NULL, 'H' },
+		{ "layers", no_argument, NULL, 'L' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
 		{ "listen", required_argument, NULL, 'l' },
@@ -233,11 +241,12 @@ int main(int argc, char **argv)
 	r.o.dir = ess_stat_dir();
 	r.o.sysfs = STAT_SYSFS_DEFAULT;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":pmHjl:d:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":pmHLjl:d:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p': r.procs = 1; break;
 		case 'm': r.module = 1; break;
 		case 'H': r.heat = 1; break;
+		case 'L': r.layers = 1; break;
 		case 'j': r.json = 1; break;
 		case OPT_PROMETHEUS: r.prom = 1; break;
 		case 'l':
@@ -292,14 +301,15 @@ int main(int argc, char **argv)
 		r.count = 1;
 	if (r.json + r.prom + (port >= 0) > 1)
 		return usage_error("--json, --prometheus and --listen exclude each other%s", "");
-	if ((r.json || r.prom || port >= 0) && (r.procs || r.module || r.heat))
-		return usage_error("text views (-p, -m, -H) do not mix with machine formats%s", "");
+	if ((r.json || r.prom || port >= 0) &&
+	    (r.procs || r.module || r.heat || r.layers))
+		return usage_error("text views (-p, -m, -H, -L) do not mix with machine formats%s", "");
 	if (port >= 0 && optind < argc)
 		return usage_error("--listen takes no interval: it answers each scrape%s", "");
 	if (have_max && port < 0)
 		return usage_error("--max-requests needs --listen%s", "");
 	if (gc && (r.json || r.prom || port >= 0 || r.procs || r.module ||
-		   r.heat || optind < argc || r.o.pid))
+		   r.heat || r.layers || optind < argc || r.o.pid))
 		return usage_error("--gc takes no other mode, interval or --pid%s", "");
 
 	memset(&sa, 0, sizeof(sa));

@@ -53,6 +53,7 @@ int main(void)
 	bad("--listen with an interval", "interval", ARGV("--listen", "0", "1"));
 	bad("--json with --prometheus", "exclude", ARGV("--json", "--prometheus"));
 	bad("--json with -p", "do not mix", ARGV("--json", "-p"));
+	bad("--prometheus with -L", "do not mix", ARGV("--prometheus", "-L"));
 	bad("--max-requests without --listen", "needs --listen",
 	    ARGV("--max-requests", "3"));
 	bad("--max-requests 0", "'0'", ARGV("--listen", "0", "--max-requests", "0"));

@@ -390,8 +390,23 @@ int main(void)
 
 	run_stat(&ro, ARGV("-p"));
 	ok(ro.status == 0 && strstr(ro.out, pid_s) && strstr(ro.out, "live") &&
-	   strstr(ro.out, "stat-runtime") && strstr(ro.out, "DRAM used/size"),
-	   "-p: our process, live, with its tiers");
+	   strstr(ro.out, "stat-runtime") && strstr(ro.out, "DRAM used/size") &&
+	   strstr(ro.out, "\ncpu            1 "),
+	   "-p: our process, live, with its tiers; 1 process on device cpu");
+	run_free(&ro);
+
+	run_stat(&ro, ARGV("-L"));
+	{
+		char line[64];
+
+		snprintf(line, sizeof(line), "\n    2 %9llu ",
+			 (unsigned long long)st.layer_misses[2]);
+		ok(ro.status == 0 && st.layer_misses[2] < 1000 &&
+		   strstr(ro.out, line) && strstr(ro.out, "\n    3 ") &&
+		   !strstr(ro.out, "\n    4 "),
+		   "-L: 4 layers, layer 2 with its %llu misses",
+		   (unsigned long long)st.layer_misses[2]);
+	}
 	run_free(&ro);
 
 	run_stat(&ro, ARGV("0.02", "3"));

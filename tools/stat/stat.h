@@ -104,6 +104,8 @@ void stat_vm_line(FILE *f, const struct stat_sample *cur,
 void stat_view_procs(FILE *f, const struct stat_sample *s);
 void stat_view_module(FILE *f, const struct stat_sample *s);
 void stat_view_heat(FILE *f, const struct stat_sample *s);
+/* Misses per layer, summed over the live processes. */
+void stat_view_layers(FILE *f, const struct stat_sample *s);
 
 /* Machine formats (json.c, prom.c). */
 void stat_json(FILE *f, const struct stat_sample *s);

@@ -325,3 +325,40 @@ void stat_view_heat(FILE *f, const struct stat_sample *s)
 		fprintf(f, "  %-16s %10llu\n", "total", (unsigned long long)total);
 	}
 }
+
+void stat_view_layers(FILE *f, const struct stat_sample *s)
+{
+	uint64_t sum[ESS_MAX_LAYERS] = { 0 }, total = 0, max = 0;
+	uint32_t layers = 0, l;
+	char b[16];
+	size_t i;
+
+	for (i = 0; i < s->nprocs; i++) {
+		const struct ess_stat_snapshot *p = &s->procs[i];
+
+		if (p->state != ESS_STAT_LIVE)
+			continue;
+		if (p->hdr.layers > layers)
+			layers = p->hdr.layers;
+		for (l = 0; l < p->hdr.layers; l++)
+			sum[l] += p->layer_misses[l];
+	}
+	if (!layers) {
+		fprintf(f, "no ESS runtime running (no live segments in %s)\n",
+			s->dir);
+		return;
+	}
+	for (l = 0; l < layers; l++) {
+		total += sum[l];
+		if (sum[l] > max)
+			max = sum[l];
+	}
+	fprintf(f, "%-5s %9s %6s\n", "LAYER", "MISSES", "SHARE");
+	for (l = 0; l < layers; l++) {
+		int bar = max ? (int)(30 * sum[l] / max) : 0;
+
+		fprintf(f, "%5u %9s %5.1f%% %.*s\n", l,
+			stat_human(b, sizeof(b), (double)sum[l], 0),
+			pct(sum[l], total), bar, "##############################");
+	}
+}
