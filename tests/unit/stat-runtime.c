@@ -420,6 +420,18 @@ int main(void)
 			lines += *p == '\n';
 		ok(lines == 5, "2 header lines and 3 lines for count 3 (got %d)", lines);
 	}
+	{
+		/* This process is idle while ess-stat runs (it waits for it):
+		 * the since-start line has work, the interval lines none. */
+		char l1[64], l2[64], l3[64];
+		const char *p = strchr(strchr(ro.out, '\n') + 1, '\n') + 1;
+
+		if (sscanf(p, "%*s %63s %*[^\n]\n%*s %63s %*[^\n]\n%*s %63s", l1, l2, l3) == 3)
+			ok(strcmp(l1, "0") && !strcmp(l2, "0") && !strcmp(l3, "0"),
+			   "resolve/s: %s since start, then %s and %s while idle", l1, l2, l3);
+		else
+			ok(0, "vmstat lines parse");
+	}
 	run_free(&ro);
 
 	/* a second context: its own segment, totals add up */

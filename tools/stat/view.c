@@ -40,17 +40,21 @@ static void aggregate(const struct stat_sample *cur,
 	memset(a, 0, sizeof(*a));
 	for (i = 0; i < cur->nprocs; i++) {
 		const struct ess_stat_snapshot *c = &cur->procs[i], *p = NULL;
-		double secs;
+		double secs, life;
 
 		if (c->state != ESS_STAT_LIVE)
 			continue;
 		a->nlive++;
+		life = cur->real_ns > c->hdr.start_ns ?
+		       (double)(cur->real_ns - c->hdr.start_ns) / 1e9 : 0;
+		secs = life;
 		if (prev) {
 			p = find_prev(prev, c);
 			secs = (double)(cur->mono_ns - prev->mono_ns) / 1e9;
-		} else {
-			secs = cur->real_ns > c->hdr.start_ns ?
-			       (double)(cur->real_ns - c->hdr.start_ns) / 1e9 : 0;
+			/* Not seen last time: all its counts over its life,
+			 * or over the interval if it started within it. */
+			if (!p && life > secs)
+				secs = life;
 		}
 		if (secs < 1e-3)
 			secs = 1e-3;
@@ -61,7 +65,6 @@ static void aggregate(const struct stat_sample *cur,
 				a->level[k] += c->v[k];
 				continue;
 			}
-			/* A process new in this interval counts whole. */
 			if (p && c->v[k] >= p->v[k])
 				d -= p->v[k];
 			a->rate[k] += (double)d / secs;
