@@ -222,5 +222,28 @@ int main(void)
 	tap_ok(ess_wait_nr_regions(nr0) == nr0 && ess_knob("pinned_bytes") == pinned0,
 	       "closing the files frees both regions");
 	tap_ok(ess_region_dirs() == nr0, "no region directories left (%d)", ess_region_dirs());
+
+	/* Ids are unique and increasing, never reused while loaded. */
+	{
+		uint64_t ids[4] = { 0 }, prev = 0;
+		int k, inc = 1, fds[4];
+
+		for (k = 0; k < 4; k++) {
+			fds[k] = ess_open_anon(2 * MiB, &ids[k]);
+			if (fds[k] < 0 || (k && ids[k] <= prev))
+				inc = 0;
+			prev = ids[k];
+			if (fds[k] >= 0 && k % 2 == 0) {
+				close(fds[k]);	/* free some in between */
+				fds[k] = -1;
+			}
+		}
+		for (k = 0; k < 4; k++)
+			if (fds[k] >= 0)
+				close(fds[k]);
+		tap_ok(inc, "region ids increase and are not reused (%llu .. %llu)",
+		       (unsigned long long)ids[0], (unsigned long long)ids[3]);
+		tap_ok(ess_wait_nr_regions(nr0) == nr0, "all freed");
+	}
 	return tap_done();
 }
