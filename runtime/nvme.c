@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <liburing.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -638,13 +639,19 @@ static void complete_op(struct ess_nvme *st, unsigned int idx, int res)
 	}
 }
 
-/* Process every CQE available now; returns how many. */
-static unsigned int drain_cq(struct ess_nvme *st)
+/*
+ * Process up to limit CQEs available now; returns how many.  A limit lets
+ * reap() hand back a completion (and the caller reissue I/O) before the
+ * store spends time verifying the reads that finished behind it.
+ */
+static unsigned int drain_cq(struct ess_nvme *st, unsigned int limit)
 {
 	struct io_uring_cqe *cqe;
 	unsigned int head, n = 0;
 
 	io_uring_for_each_cqe(&st->ring, head, cqe) {
+		if (n == limit)
+			break;
 		complete_op(st, (unsigned int)cqe->user_data, cqe->res);
 		n++;
 	}
@@ -673,13 +680,13 @@ static int do_submit(struct ess_nvme *st, unsigned int wait)
 	return ret;
 }
 
-/* Wait until at least one CQE has been processed. */
-static int wait_one(struct ess_nvme *st)
+/* Wait until at least one CQE has been processed (at most limit). */
+static int wait_one(struct ess_nvme *st, unsigned int limit)
 {
 	struct io_uring_cqe *cqe;
 	int ret;
 
-	if (drain_cq(st))
+	if (drain_cq(st, limit))
 		return 0;
 	if (st->queued) {
 		ret = do_submit(st, 1);
@@ -693,7 +700,7 @@ static int wait_one(struct ess_nvme *st)
 			return fail(st, ret, "io_uring_wait_cqe: %s",
 				    strerror(-ret));
 	}
-	drain_cq(st);
+	drain_cq(st, limit);
 	return 0;
 }
 
@@ -722,7 +729,7 @@ static int queue_op(struct ess_nvme *st, uint32_t kind, uint64_t slot,
 	uint64_t off = slot * st->slot_bytes;
 
 	while (st->op_free < 0) {
-		ret = wait_one(st);
+		ret = wait_one(st, UINT_MAX);
 		if (ret < 0)
 			return ret;
 	}
@@ -838,6 +845,12 @@ int ess_nvme_submit(ess_nvme *st)
 	return do_submit(st, 0);
 }
 
+/* CQEs reap() may still process for a caller taking max completions. */
+static unsigned int room(const struct ess_nvme *st, unsigned int max)
+{
+	return st->done_count < max ? max - (unsigned int)st->done_count : 0;
+}
+
 int ess_nvme_reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
 		  unsigned int min_wait)
 {
@@ -848,14 +861,14 @@ int ess_nvme_reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
 		return -EINVAL;
 	if (min_wait > max)
 		min_wait = max;
-	drain_cq(st);
+	drain_cq(st, room(st, max));
 	/* Submit and wait in one system call when both are needed. */
 	ret = do_submit(st, st->done_count < min_wait ? 1 : 0);
 	if (ret < 0)
 		return ret;
-	drain_cq(st);
+	drain_cq(st, room(st, max));
 	while (st->done_count < min_wait && st->inflight) {
-		ret = wait_one(st);
+		ret = wait_one(st, room(st, max));
 		if (ret < 0)
 			return ret;
 	}
@@ -903,7 +916,7 @@ void ess_nvme_close(ess_nvme *st)
 		if (st->queued)
 			do_submit(st, 0);
 		while (st->inflight) {
-			if (wait_one(st) < 0)
+			if (wait_one(st, UINT_MAX) < 0)
 				break;
 		}
 		io_uring_queue_exit(&st->ring);

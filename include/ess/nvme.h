@@ -137,7 +137,9 @@ struct ess_nvme_cpl {
  * Return up to max finished operations into cpl, submitting anything
  * queued first.  Waits until at least min_wait have finished (clamped to
  * what is in flight and queued); min_wait 0 never blocks.  Returns the
- * count.
+ * count.  Reads are verified as they are reaped, and no more are processed
+ * than max: a caller that keeps a queue full does best with a small max
+ * (1), reissuing each read as soon as it is verified.
  */
 int ess_nvme_reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
 		  unsigned int min_wait);
