@@ -59,7 +59,10 @@ static int reap_all(ess_nvme *st, uint32_t n, uint32_t op, int *bad_status)
 
 	*bad_status = 0;
 	while (got < n) {
-		k = ess_nvme_reap(st, cpl, 64, 1);
+		/* Alternate single and batch reaps: both must see all. */
+		k = ess_nvme_reap(st, cpl, (got & 1) ? 1 : 64, 1);
+		if (k > 1 && (got & 1))
+			ok = 0;
 		if (k <= 0) {
 			ok = 0;
 			break;
