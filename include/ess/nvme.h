@@ -202,12 +202,13 @@ int ess_nvme_stats_get(const ess_nvme *st, struct ess_nvme_stats *out);
  * was recorded; every read back is verified.  A failed read leaves the
  * extent demoted (its NVMe copy is kept) and fails the call.
  *
- * Until the runtime calls these hooks itself (see Documentation/dev/nvme.md,
- * "Runtime hooks"), the engine calls ess_tier_prepare() before each
- * ess_resolve(), ess_tier_forget() before ess_request_remove() and
- * ess_tier_detach() before ess_destroy(); ess_host_row() and data-check
- * mode do not know about demoted extents.  Errors: negative errno with the
- * message in ess_errmsg(ctx).
+ * The core calls into the tier itself (Documentation/dev/nvme.md, "Runtime
+ * hooks"): ess_resolve() and ess_warmup() bring back what they need first,
+ * ess_ingest()/ess_append() refuse a parked request (-EBUSY),
+ * ess_request_remove() drops the request's NVMe copies, ess_host_row() is
+ * NULL for a row not in host memory, ess_destroy() releases the tier.
+ * ess_tier_prepare() is there to read a layer back ahead of its resolve.
+ * Errors: negative errno with the message in ess_errmsg(ctx).
  */
 struct ess_ctx;
 
