@@ -21,12 +21,16 @@ CUDA_LIB_SRCS := cuda/fetch.cu cuda/fetch_launch.cu cuda/manage.cu cuda/manage_l
 CUDA_LIB_OBJS := $(CUDA_LIB_SRCS:cuda/%.cu=$(BUILD)/cuda/%.o)
 GPU_TEST_SRCS := $(wildcard tests/gpu/*.cu)
 GPU_TESTS     := $(GPU_TEST_SRCS:tests/gpu/%.cu=$(BUILD)/tests/gpu/%)
+# C tests of the backend through libess (it loads libess-cuda.so)
+GPU_LIB_TEST_SRCS := $(wildcard tests/gpu/*.c)
+GPU_LIB_TESTS := $(GPU_LIB_TEST_SRCS:tests/gpu/%.c=$(BUILD)/tests/gpu/%)
 # The CPU reference of the hot-set rule, built alone (no libess deps).
 HOTSET_REF    := $(BUILD)/cuda/hotset-ref.o
 
 all: cuda
-cuda: $(BUILD)/libess-cuda.a cuda-tests $(BUILD)/bin/ess-bench-fetch $(BUILD)/bin/ess-bench-fetch-prof
-cuda-tests: $(GPU_TESTS)
+cuda: $(BUILD)/libess-cuda.a $(BUILD)/libess-cuda.so cuda-tests $(BUILD)/bin/ess-bench-fetch \
+      $(BUILD)/bin/ess-bench-fetch-prof
+cuda-tests: $(GPU_TESTS) $(GPU_LIB_TESTS)
 
 $(BUILD)/cuda/%.o: cuda/%.cu cuda/ess_cuda.h cuda/kernels.cuh include/ess/hotset.h
 	@mkdir -p $(dir $@)
@@ -36,6 +40,11 @@ $(BUILD)/libess-cuda.a: $(CUDA_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
+
+# The backend libess loads with dlopen (runtime/backend.h).
+$(BUILD)/libess-cuda.so: cuda/backend.cu runtime/backend.h include/ess/ess.h $(CUDA_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -Iruntime -shared -o $@ cuda/backend.cu $(CUDA_LIB_OBJS)
 
 $(HOTSET_REF): runtime/hotset.c runtime/hotset.h include/ess/hotset.h
 	@mkdir -p $(dir $@)
@@ -49,13 +58,17 @@ $(BUILD)/bin/ess-bench-fetch: cuda/bench.cu $(BUILD)/libess-cuda.a
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< $(BUILD)/libess-cuda.a
 
+$(BUILD)/tests/gpu/%: tests/gpu/%.c $(BUILD)/libess.a $(BUILD)/libess-cuda.so
+	@mkdir -p $(dir $@)
+	$(CC) $(ESS_CFLAGS) $(ESS_LDFLAGS) -o $@ $< $(BUILD)/libess.a $(ESS_LDLIBS)
+
 # The same benchmark with per-phase clocks in the management kernel.
 $(BUILD)/bin/ess-bench-fetch-prof: cuda/bench.cu $(CUDA_LIB_SRCS) cuda/ess_cuda.h cuda/kernels.cuh
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -DESS_MANAGE_PROF -o $@ cuda/bench.cu $(CUDA_LIB_SRCS)
 
 check-gpu: cuda-tests
-	tests/tap-run.sh gpu $(GPU_TESTS)
+	tests/tap-run.sh gpu $(GPU_TESTS) $(GPU_LIB_TESTS)
 
 else
 

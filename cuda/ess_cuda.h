@@ -102,8 +102,12 @@ struct ess_manage_args {
 	const void *host_base;
 	void *hot_base;
 	int do_fetch;		/* 0: management only */
+	uint32_t flags;		/* ESS_MANAGE_* */
 	struct ess_fetch_tune tune;
 };
+
+/* ess_manage_args.flags */
+#define ESS_MANAGE_NO_TICK 1u	/* keep t (decode append: a fill at the current t) */
 
 enum {
 	ESS_CUDA_C_RESOLVES = 0,

@@ -247,7 +247,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		slot_hit[i] = 0;
 	if (tid == 0) {
 		sm.nvalid = sm.nhit = sm.nmiss = sm.nsel = sm.nevict = sm.bad = 0;
-		sm.t = a.hs_t[req] + 1;
+		sm.t = a.hs_t[req] + ((a.flags & ESS_MANAGE_NO_TICK) ? 0 : 1);
 	}
 	__syncthreads();
 	PROF(1);

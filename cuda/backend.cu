@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The CUDA backend of libess (build/libess-cuda.so, loaded with dlopen by
+ * runtime/backend.c; interface: runtime/backend.h).
+ *
+ * Device memory: the hot buffer ([layer][req][slot] rows), the hot-set
+ * state ([layer][req][slot] token/key/freq, [layer][req] t), mirrors of the
+ * core's extent table and token counts, and per-call scratch (request ids,
+ * fetch lists, counters, the error word).  A resolve is one management
+ * kernel and one gather queued on the caller's stream; the host reads back
+ * only at sync (error word, counters).  Table updates from map_changed go
+ * out on the backend's own stream, and the next kernels wait on its event.
+ *
+ * Counters follow the CPU backend exactly (runtime/backend_cpu.c): resolve
+ * counts resolves, lookups, hits, misses, evictions, bytes_h2d and per-layer
+ * misses; warm-up counts warmups, evictions and bytes_h2d; append counts
+ * appends, bytes_d2h and evictions.  fetch_ns is not measured here.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cuda_runtime.h>
+
+extern "C" {
+#include "backend.h"
+}
+#include "ess/hotset.h"
+#include "ess_cuda.h"
+
+enum { CNT_RESOLVE = 0, CNT_WARMUP = 1, CNT_APPEND = 2, NCNT = 3 };
+
+struct cuda_be {
+	int dev;
+	unsigned char *hot;	/* layers * max_requests * slots * entry_bytes */
+	int32_t *tok;
+	uint64_t *key;
+	uint32_t *freq, *t;
+	uint64_t *ext_d;	/* mirror of be->extent_off */
+	uint32_t *ntok_d;	/* mirror of be->ntokens */
+	const void *pool_d;	/* device address of the host pool */
+	int registered;		/* we registered the pool */
+	/* scratch, sized for max_requests * topk */
+	uint32_t *reqs_d;
+	int32_t *rows_d;	/* append/warm-up rows */
+	int32_t *slots_d;	/* append/warm-up slot ids */
+	uint64_t *moff_d;
+	int32_t *mslot_d, *mtok_d;
+	uint32_t *nmiss_d;
+	int32_t *err_d;
+	/* counters: [kind][layer][ESS_CUDA_NCOUNTERS] on the device, and
+	 * what was already added to be->stats */
+	uint64_t *cnt_d;
+	uint64_t *cnt_seen;
+	uint64_t *cnt_now;
+	uint64_t *off_h;	/* append: host offsets */
+	int32_t *idx_h;
+	cudaStream_t up;	/* table uploads */
+	cudaEvent_t up_done;
+	int up_pending;
+};
+
+static int fail(struct ess_backend *be, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct ess_backend *be, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(be->err, be->errlen, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static int cfail(struct ess_backend *be, cudaError_t e, const char *what)
+{
+	(void)cudaGetLastError();
+	return fail(be, -EIO, "cuda backend: %s: %s", what, cudaGetErrorString(e));
+}
+
+#define CK(be, call)                                                   \
+	do {                                                           \
+		cudaError_t e_ = (call);                               \
+		if (e_ != cudaSuccess)                                 \
+			return cfail(be, e_, #call);                   \
+	} while (0)
+
+static uint64_t nslots_total(const struct ess_backend_geom *g)
+{
+	return (uint64_t)g->layers * g->max_requests * g->slots;
+}
+
+static int cuda_probe(int32_t device, int32_t *numa_node, char *err, size_t errlen)
+{
+	int n = 0;
+	*numa_node = -1;
+	if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+		(void)cudaGetLastError();
+		snprintf(err, errlen, "cuda backend: no CUDA device");
+		return -ENODEV;
+	}
+	if (device < 0 || device >= n) {
+		snprintf(err, errlen, "cuda backend: device %d out of range (%d devices)", device, n);
+		return -ENODEV;
+	}
+	int node = -1;
+	if (cudaDeviceGetAttribute(&node, cudaDevAttrHostNumaId, device) == cudaSuccess && node >= 0)
+		*numa_node = node;
+	(void)cudaGetLastError();
+	return 0;
+}
+
+static void cuda_fini(struct ess_backend *be)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	if (!cb)
+		return;
+	cudaSetDevice(cb->dev);
+	cudaDeviceSynchronize();
+	void *d[] = {cb->hot, cb->tok, cb->key, cb->freq, cb->t, cb->ext_d, cb->ntok_d,
+		     cb->reqs_d, cb->rows_d, cb->slots_d, cb->moff_d, cb->mslot_d, cb->mtok_d,
+		     cb->nmiss_d, cb->err_d, cb->cnt_d};
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+		if (d[i])
+			cudaFree(d[i]);
+	if (cb->registered)
+		cudaHostUnregister(be->pool_base);
+	if (cb->up_done)
+		cudaEventDestroy(cb->up_done);
+	if (cb->up)
+		cudaStreamDestroy(cb->up);
+	free(cb->cnt_seen);
+	free(cb->cnt_now);
+	free(cb->off_h);
+	free(cb->idx_h);
+	(void)cudaGetLastError();
+	free(cb);
+	be->priv = NULL;
+}
+
+static int cuda_init(struct ess_backend *be)
+{
+	const struct ess_backend_geom *g = &be->geom;
+	struct cuda_be *cb = (struct cuda_be *)calloc(1, sizeof(*cb));
+	if (!cb)
+		return fail(be, -ENOMEM, "cuda backend: out of memory");
+	be->priv = cb;
+	cb->dev = g->device;
+	int ret = 0;
+#define TRY(call)                                                      \
+	do {                                                           \
+		cudaError_t e_ = (call);                               \
+		if (e_ != cudaSuccess) {                               \
+			ret = cfail(be, e_, #call);                    \
+			goto out;                                      \
+		}                                                      \
+	} while (0)
+	{
+		TRY(cudaSetDevice(cb->dev));
+		const uint64_t ns = nslots_total(g);
+		const uint64_t nmap = (uint64_t)g->max_requests * g->layers;
+		const uint64_t nk = (uint64_t)g->max_requests * g->topk;
+		const uint64_t ncnt = (uint64_t)NCNT * g->layers * ESS_CUDA_NCOUNTERS;
+		TRY(cudaMalloc(&cb->hot, ns * g->entry_bytes));
+		TRY(cudaMalloc(&cb->tok, ns * 4));
+		TRY(cudaMalloc(&cb->key, ns * 8));
+		TRY(cudaMalloc(&cb->freq, ns * 4));
+		TRY(cudaMalloc(&cb->t, nmap * 4));
+		TRY(cudaMalloc(&cb->ext_d, nmap * g->max_extents * 8));
+		TRY(cudaMalloc(&cb->ntok_d, nmap * 4));
+		TRY(cudaMalloc(&cb->reqs_d, (uint64_t)g->max_requests * 4));
+		TRY(cudaMalloc(&cb->rows_d, nk * 4 > (uint64_t)g->slots * 4 ? nk * 4 : (uint64_t)g->slots * 4));
+		TRY(cudaMalloc(&cb->slots_d, nk * 4 > (uint64_t)g->slots * 4 ? nk * 4 : (uint64_t)g->slots * 4));
+		TRY(cudaMalloc(&cb->moff_d, nk * 8 > (uint64_t)g->slots * 8 ? nk * 8 : (uint64_t)g->slots * 8));
+		TRY(cudaMalloc(&cb->mslot_d, nk * 4 > (uint64_t)g->slots * 4 ? nk * 4 : (uint64_t)g->slots * 4));
+		TRY(cudaMalloc(&cb->mtok_d, nk * 4 > (uint64_t)g->slots * 4 ? nk * 4 : (uint64_t)g->slots * 4));
+		TRY(cudaMalloc(&cb->nmiss_d, (uint64_t)g->max_requests * 4));
+		TRY(cudaMalloc(&cb->err_d, 8));
+		TRY(cudaMalloc(&cb->cnt_d, ncnt * 8));
+		TRY(cudaMemset(cb->tok, 0xff, ns * 4));
+		TRY(cudaMemset(cb->key, 0, ns * 8));
+		TRY(cudaMemset(cb->freq, 0, ns * 4));
+		TRY(cudaMemset(cb->t, 0, nmap * 4));
+		TRY(cudaMemset(cb->err_d, 0, 8));
+		TRY(cudaMemset(cb->cnt_d, 0, ncnt * 8));
+		TRY(cudaMemcpy(cb->ext_d, be->extent_off, nmap * g->max_extents * 8,
+			       cudaMemcpyHostToDevice));
+		TRY(cudaMemcpy(cb->ntok_d, be->ntokens, nmap * 4, cudaMemcpyHostToDevice));
+		cb->cnt_seen = (uint64_t *)calloc(ncnt, 8);
+		cb->cnt_now = (uint64_t *)calloc(ncnt, 8);
+		cb->off_h = (uint64_t *)calloc(g->max_requests, 8);
+		cb->idx_h = (int32_t *)calloc(g->max_requests, 4);
+		if (!cb->cnt_seen || !cb->cnt_now || !cb->off_h || !cb->idx_h) {
+			ret = fail(be, -ENOMEM, "cuda backend: out of memory");
+			goto out;
+		}
+		/* The pool for UVA reads and writes; a pool already pinned (by
+		 * another context or the module's pages) is used as is. */
+		cudaError_t e = cudaHostRegister(be->pool_base, be->pool_bytes,
+						 cudaHostRegisterMapped | cudaHostRegisterPortable);
+		if (e == cudaSuccess) {
+			cb->registered = 1;
+		} else if (e == cudaErrorHostMemoryAlreadyRegistered) {
+			(void)cudaGetLastError();
+		} else {
+			ret = cfail(be, e, "cudaHostRegister of the host pool");
+			goto out;
+		}
+		void *pd = NULL;
+		TRY(cudaHostGetDevicePointer(&pd, be->pool_base, 0));
+		cb->pool_d = pd;
+		TRY(cudaStreamCreateWithFlags(&cb->up, cudaStreamNonBlocking));
+		TRY(cudaEventCreateWithFlags(&cb->up_done, cudaEventDisableTiming));
+		TRY(cudaDeviceSynchronize());
+	}
+#undef TRY
+	return 0;
+out:
+	cuda_fini(be);
+	return ret;
+}
+
+static void *cuda_hot_layer(struct ess_backend *be, uint32_t layer)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	const struct ess_backend_geom *g = &be->geom;
+	return cb->hot + (uint64_t)layer * g->max_requests * g->slots * g->entry_bytes;
+}
+
+static int cuda_map_changed(struct ess_backend *be, uint32_t req, uint32_t layer)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	const struct ess_backend_geom *g = &be->geom;
+	const uint64_t m = (uint64_t)req * g->layers + layer;
+	CK(be, cudaSetDevice(cb->dev));
+	/* the tables live in the (registered) pool: asynchronous copies */
+	CK(be, cudaMemcpyAsync(cb->ext_d + m * g->max_extents, be->extent_off + m * g->max_extents,
+			       (size_t)g->max_extents * 8, cudaMemcpyHostToDevice, cb->up));
+	CK(be, cudaMemcpyAsync(cb->ntok_d + m, be->ntokens + m, 4, cudaMemcpyHostToDevice, cb->up));
+	CK(be, cudaEventRecord(cb->up_done, cb->up));
+	cb->up_pending = 1;
+	return 0;
+}
+
+/* Order the caller's stream after the table uploads. */
+static int wait_tables(struct ess_backend *be, cudaStream_t s)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	if (cb->up_pending)
+		CK(be, cudaStreamWaitEvent(s, cb->up_done, 0));
+	return 0;
+}
+
+static int cuda_request_reset(struct ess_backend *be, uint32_t req)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	const struct ess_backend_geom *g = &be->geom;
+	CK(be, cudaSetDevice(cb->dev));
+	CK(be, cudaDeviceSynchronize());
+	for (uint32_t l = 0; l < g->layers; l++) {
+		const uint64_t base = ((uint64_t)l * g->max_requests + req) * g->slots;
+		CK(be, cudaMemset(cb->tok + base, 0xff, (size_t)g->slots * 4));
+		CK(be, cudaMemset(cb->key + base, 0, (size_t)g->slots * 8));
+		CK(be, cudaMemset(cb->freq + base, 0, (size_t)g->slots * 4));
+		CK(be, cudaMemset(cb->t + (uint64_t)l * g->max_requests + req, 0, 4));
+	}
+	CK(be, cudaDeviceSynchronize());
+	return 0;
+}
+
+static struct ess_manage_args manage_args(struct ess_backend *be, uint32_t layer, uint32_t kind)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	const struct ess_backend_geom *g = &be->geom;
+	const uint64_t lb = (uint64_t)layer * g->max_requests * g->slots;
+	struct ess_manage_args a;
+	memset(&a, 0, sizeof(a));
+	a.hs_token = cb->tok + lb;
+	a.hs_key = cb->key + lb;
+	a.hs_freq = cb->freq + lb;
+	a.hs_t = cb->t + (uint64_t)layer * g->max_requests;
+	a.slots = g->slots;
+	a.topk = g->topk;
+	a.policy = g->policy;
+	a.reqs = cb->reqs_d;
+	a.extent_off = cb->ext_d;
+	a.ntokens = cb->ntok_d;
+	a.layers = g->layers;
+	a.layer = layer;
+	a.max_extents = g->max_extents;
+	a.extent_shift = (uint32_t)__builtin_ctz(g->extent_tokens);
+	a.entry_bytes = g->entry_bytes;
+	a.miss_off = cb->moff_d;
+	a.miss_slot = cb->mslot_d;
+	a.miss_token = cb->mtok_d;
+	a.nmiss = cb->nmiss_d;
+	a.counters = cb->cnt_d + ((uint64_t)kind * g->layers + layer) * ESS_CUDA_NCOUNTERS;
+	a.err = cb->err_d;
+	a.host_base = cb->pool_d;
+	a.hot_base = cuda_hot_layer(be, layer);
+	a.do_fetch = 1;
+	return a;
+}
+
+static int manage_fail(struct ess_backend *be, int rc, const char *what)
+{
+	return fail(be, rc, "cuda backend: %s: %s", what, ess_cuda_last_error());
+}
+
+static int cuda_warmup(struct ess_backend *be, uint32_t req, uint32_t layer,
+		       const int32_t *tokens, uint32_t n)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	const struct ess_backend_geom *g = &be->geom;
+	if (n == 0)
+		return 0;
+	if (n > (uint64_t)g->max_requests * g->topk && n > g->slots)
+		return fail(be, -EINVAL, "cuda backend: warm-up of %u tokens is longer than its scratch", n);
+	CK(be, cudaSetDevice(cb->dev));
+	CK(be, wait_tables(be, 0) ? cudaErrorUnknown : cudaSuccess);
+	CK(be, cudaMemcpy(cb->reqs_d, &req, 4, cudaMemcpyHostToDevice));
+	CK(be, cudaMemcpy(cb->rows_d, tokens, (size_t)n * 4, cudaMemcpyHostToDevice));
+	struct ess_manage_args a = manage_args(be, layer, CNT_WARMUP);
+	a.nreq = 1;
+	a.topk = n;
+	a.topk_rows = cb->rows_d;
+	a.slots_out = cb->slots_d;
+	int rc = ess_cuda_manage(&a, g->max_requests, 0);
+	if (rc)
+		return manage_fail(be, rc, "warm-up");
+	CK(be, cudaDeviceSynchronize());
+	int32_t err[2];
+	CK(be, cudaMemcpy(err, cb->err_d, 8, cudaMemcpyDeviceToHost));
+	if (err[0]) {
+		CK(be, cudaMemset(cb->err_d, 0, 8));
+		return fail(be, -EINVAL, "cuda backend: warm-up of request %u layer %u: %s", req, layer,
+			    ess_cuda_err_name(err[0]));
+	}
+	return 0;
+}
+
+/* Row i of the appended rows into the slot the hot set gave it. */
+__global__ void append_rows_k(const unsigned char *rows, unsigned char *hot, const int32_t *slots,
+			      uint32_t n, uint32_t eb)
+{
+	for (uint32_t i = blockIdx.x; i < n; i += gridDim.x) {
+		const int32_t s = slots[i];
+		if (s < 0)
+			continue;
+		for (uint32_t b = threadIdx.x; b < eb; b += blockDim.x)
+			hot[(uint64_t)s * eb + b] = rows[(uint64_t)i * eb + b];
+	}
+}
+
+/* The appended token is one more held by each (req, layer). */
+__global__ void bump_ntok_k(uint32_t *ntok, const uint32_t *reqs, uint32_t n, uint32_t layers,
+			    uint32_t layer)
+{
+	const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i < n)
+		ntok[(uint64_t)reqs[i] * layers + layer] += 1;
+}
+
+static int cuda_append(struct ess_backend *be, uint32_t layer, uint32_t nreq,
+		       const uint32_t *reqs, const uint32_t *pos, const void *rows, void *stream)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	const struct ess_backend_geom *g = &be->geom;
+	cudaStream_t s = (cudaStream_t)stream;
+	if (nreq == 0)
+		return 0;
+	CK(be, cudaSetDevice(cb->dev));
+	if (wait_tables(be, s))
+		return -EIO;
+	/* 1. write-through: device rows -> host pool */
+	for (uint32_t i = 0; i < nreq; i++) {
+		const uint64_t *tab = be->extent_off +
+				      ((uint64_t)reqs[i] * g->layers + layer) * g->max_extents;
+		cb->off_h[i] = tab[pos[i] / g->extent_tokens] +
+			       (uint64_t)(pos[i] % g->extent_tokens) * g->entry_bytes;
+		cb->idx_h[i] = (int32_t)i;
+	}
+	/* pageable sources: staged before the calls return */
+	CK(be, cudaMemcpyAsync(cb->moff_d, cb->off_h, (size_t)nreq * 8, cudaMemcpyHostToDevice, s));
+	CK(be, cudaMemcpyAsync(cb->mslot_d, cb->idx_h, (size_t)nreq * 4, cudaMemcpyHostToDevice, s));
+	CK(be, cudaMemcpyAsync(cb->nmiss_d, &nreq, 4, cudaMemcpyHostToDevice, s));
+	CK(be, cudaMemcpyAsync(cb->reqs_d, reqs, (size_t)nreq * 4, cudaMemcpyHostToDevice, s));
+	CK(be, cudaMemcpyAsync(cb->rows_d, pos, (size_t)nreq * 4, cudaMemcpyHostToDevice, s));
+	struct ess_fetch_list l = {cb->moff_d, cb->mslot_d, cb->nmiss_d, 1, nreq};
+	int rc = ess_cuda_scatter((void *)cb->pool_d, rows, g->entry_bytes, &l, NULL, stream);
+	if (rc)
+		return manage_fail(be, rc, "append write-through");
+	/* 2. the token count the core will publish after this call */
+	bump_ntok_k<<<(nreq + 255) / 256, 256, 0, s>>>(cb->ntok_d, cb->reqs_d, nreq, g->layers, layer);
+	CK(be, cudaGetLastError());
+	/* 3. insert at the current t (one-entry rows, no tick), then the row
+	 * into its slot */
+	struct ess_manage_args a = manage_args(be, layer, CNT_APPEND);
+	a.nreq = nreq;
+	a.topk = 1;
+	a.topk_rows = cb->rows_d;
+	a.slots_out = cb->slots_d;
+	a.do_fetch = 0;
+	a.flags = ESS_MANAGE_NO_TICK;
+	/* the fetch list scratch is still read by the scatter above: the
+	 * management kernel writes the same arrays, but stream order keeps
+	 * them apart */
+	rc = ess_cuda_manage(&a, g->max_requests, stream);
+	if (rc)
+		return manage_fail(be, rc, "append insert");
+	append_rows_k<<<nreq < 1024 ? nreq : 1024, 128, 0, s>>>((const unsigned char *)rows,
+								(unsigned char *)cuda_hot_layer(be, layer),
+								cb->slots_d, nreq, g->entry_bytes);
+	CK(be, cudaGetLastError());
+	return 0;
+}
+
+static int cuda_resolve(struct ess_backend *be, uint32_t layer, uint32_t nreq,
+			const uint32_t *reqs, const int32_t *topk, int32_t *slots_out, void *stream)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	const struct ess_backend_geom *g = &be->geom;
+	cudaStream_t s = (cudaStream_t)stream;
+	if (nreq == 0)
+		return 0;
+	CK(be, cudaSetDevice(cb->dev));
+	if (wait_tables(be, s))
+		return -EIO;
+	CK(be, cudaMemcpyAsync(cb->reqs_d, reqs, (size_t)nreq * 4, cudaMemcpyHostToDevice, s));
+	struct ess_manage_args a = manage_args(be, layer, CNT_RESOLVE);
+	a.nreq = nreq;
+	a.topk_rows = topk;
+	a.slots_out = slots_out;
+	int rc = ess_cuda_manage(&a, g->max_requests, stream);
+	if (rc)
+		return manage_fail(be, rc, "resolve");
+	return 0;
+}
+
+static int cuda_stats_flush(struct ess_backend *be)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	const struct ess_backend_geom *g = &be->geom;
+	const uint64_t ncnt = (uint64_t)NCNT * g->layers * ESS_CUDA_NCOUNTERS;
+	CK(be, cudaSetDevice(cb->dev));
+	CK(be, cudaDeviceSynchronize());
+	CK(be, cudaMemcpy(cb->cnt_now, cb->cnt_d, ncnt * 8, cudaMemcpyDeviceToHost));
+	struct ess_stats *st = be->stats;
+	for (uint32_t k = 0; k < NCNT; k++)
+		for (uint32_t l = 0; l < g->layers; l++) {
+			const uint64_t o = ((uint64_t)k * g->layers + l) * ESS_CUDA_NCOUNTERS;
+			uint64_t d[ESS_CUDA_NCOUNTERS];
+			for (int c = 0; c < ESS_CUDA_NCOUNTERS; c++) {
+				d[c] = cb->cnt_now[o + c] - cb->cnt_seen[o + c];
+				cb->cnt_seen[o + c] = cb->cnt_now[o + c];
+			}
+			if (k == CNT_RESOLVE) {
+				st->resolves += d[ESS_CUDA_C_RESOLVES];
+				st->lookups += d[ESS_CUDA_C_LOOKUPS];
+				st->hits += d[ESS_CUDA_C_HITS];
+				st->misses += d[ESS_CUDA_C_MISSES];
+				st->evictions += d[ESS_CUDA_C_EVICTIONS];
+				st->bytes_h2d += d[ESS_CUDA_C_BYTES_H2D];
+				st->layer_misses[l] += d[ESS_CUDA_C_MISSES];
+			} else if (k == CNT_WARMUP) {
+				st->warmups += d[ESS_CUDA_C_MISSES];
+				st->evictions += d[ESS_CUDA_C_EVICTIONS];
+				st->bytes_h2d += d[ESS_CUDA_C_BYTES_H2D];
+			} else {
+				st->appends += d[ESS_CUDA_C_RESOLVES];
+				st->bytes_d2h += d[ESS_CUDA_C_RESOLVES] * g->entry_bytes;
+				st->evictions += d[ESS_CUDA_C_EVICTIONS];
+			}
+		}
+	return 0;
+}
+
+static int cuda_sync(struct ess_backend *be, void *stream)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	CK(be, cudaSetDevice(cb->dev));
+	CK(be, cudaStreamSynchronize((cudaStream_t)stream));
+	int32_t err[2];
+	CK(be, cudaMemcpy(err, cb->err_d, 8, cudaMemcpyDeviceToHost));
+	int ret = cuda_stats_flush(be);
+	if (err[0]) {
+		CK(be, cudaMemset(cb->err_d, 0, 8));
+		return fail(be, -EINVAL, "ess_resolve: request %d: %s (its slot ids are -1, its hot set unchanged)",
+			    err[1], ess_cuda_err_name(err[0]));
+	}
+	return ret;
+}
+
+static int cuda_read_tokens(struct ess_backend *be, uint32_t req, uint32_t layer, int32_t *tokens)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	const struct ess_backend_geom *g = &be->geom;
+	CK(be, cudaSetDevice(cb->dev));
+	CK(be, cudaDeviceSynchronize());
+	CK(be, cudaMemcpy(tokens, cb->tok + ((uint64_t)layer * g->max_requests + req) * g->slots,
+			  (size_t)g->slots * 4, cudaMemcpyDeviceToHost));
+	return 0;
+}
+
+static int cuda_read_hot(struct ess_backend *be, uint32_t layer, uint64_t first_slot, uint32_t n,
+			 void *dst)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	const struct ess_backend_geom *g = &be->geom;
+	CK(be, cudaSetDevice(cb->dev));
+	CK(be, cudaDeviceSynchronize());
+	CK(be, cudaMemcpy(dst, (unsigned char *)cuda_hot_layer(be, layer) + first_slot * g->entry_bytes,
+			  (size_t)n * g->entry_bytes, cudaMemcpyDeviceToHost));
+	return 0;
+}
+
+static void *cuda_mem_alloc(struct ess_backend *be, size_t bytes)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	void *p = NULL;
+	cudaError_t e = cudaSetDevice(cb->dev);
+	if (e == cudaSuccess)
+		e = cudaMalloc(&p, bytes);
+	if (e != cudaSuccess) {
+		cfail(be, e, "cudaMalloc");
+		return NULL;
+	}
+	return p;
+}
+
+static void cuda_mem_free(struct ess_backend *be, void *ptr)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	cudaSetDevice(cb->dev);
+	cudaFree(ptr);
+	(void)cudaGetLastError();
+}
+
+static int cuda_mem_copy(struct ess_backend *be, void *dst, const void *src, size_t bytes,
+			 int to_backend, void *stream)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	CK(be, cudaSetDevice(cb->dev));
+	CK(be, cudaMemcpyAsync(dst, src, bytes,
+			       to_backend ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost,
+			       (cudaStream_t)stream));
+	return 0;
+}
+
+static struct ess_backend_ops cuda_ops;
+
+extern "C" __attribute__((visibility("default"))) const struct ess_backend_ops *ess_backend_cuda_ops(void)
+{
+	struct ess_backend_ops *o = &cuda_ops;
+	if (!o->abi) {
+		o->size = sizeof(*o);
+		o->name = "cuda";
+		o->probe = cuda_probe;
+		o->init = cuda_init;
+		o->fini = cuda_fini;
+		o->hot_layer = cuda_hot_layer;
+		o->map_changed = cuda_map_changed;
+		o->request_reset = cuda_request_reset;
+		o->warmup = cuda_warmup;
+		o->append = cuda_append;
+		o->resolve = cuda_resolve;
+		o->sync = cuda_sync;
+		o->read_tokens = cuda_read_tokens;
+		o->read_hot = cuda_read_hot;
+		o->stats_flush = cuda_stats_flush;
+		o->heat_drain = NULL;	/* GPU-side heat is not collected yet */
+		o->mem_alloc = cuda_mem_alloc;
+		o->mem_free = cuda_mem_free;
+		o->mem_copy = cuda_mem_copy;
+		o->abi = ESS_BACKEND_ABI;
+	}
+	return o;
+}
