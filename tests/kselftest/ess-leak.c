@@ -17,31 +17,6 @@ static long long baseline(const char *key)
 	return p ? strtoll(p + strlen(key) + 1, NULL, 10) : -2;
 }
 
-/*
- * Free memory in kB: MemFree plus the pages sitting on per-cpu free lists
- * (/proc/zoneinfo "count:"), which MemFree leaves out.  Freed 2 MiB blocks
- * may wait there, so MemFree alone would look like a leak.
- */
-static long long memfree_kb(void)
-{
-	static char buf[1 << 17];
-	long long kb = -1, pcp = 0;
-	char *p;
-
-	sync();
-	write_file("/proc/sys/vm/drop_caches", "3\n");
-	write_file("/proc/sys/vm/compact_memory", "1\n");
-	if (read_file("/proc/meminfo", buf, sizeof(buf)) < 0)
-		return -1;
-	p = strstr(buf, "MemFree:");
-	if (p)
-		kb = strtoll(p + 8, NULL, 10);
-	if (read_file("/proc/zoneinfo", buf, sizeof(buf)) == 0)
-		for (p = buf; (p = strstr(p, "count:")); p += 6)
-			pcp += strtoll(p + 6, NULL, 10);
-	return kb + pcp * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static int cycle(int i)
 {
 	char name[32];
@@ -98,7 +73,7 @@ int main(void)
 	tap_ok(ess_region_dirs() == 0, "no region directories (%d)", ess_region_dirs());
 	tap_ok(read_ll("/sys/module/ess/refcnt") == 0, "no references to the module (%lld)",
 	       read_ll("/sys/module/ess/refcnt"));
-	now = memfree_kb();
+	now = ess_free_kb();
 	/* Slabs and page tables grown by the tests stay; a leaked region of
 	 * any test would be megabytes of 2 MiB blocks. */
 	tap_ok(now > free_b - 8 * 1024, "free memory %lld kB vs %lld kB after insmod (%+lld kB)",
@@ -107,11 +82,11 @@ int main(void)
 	/* A first round lets per-cpu lists and caches settle. */
 	for (i = 0; i < 8; i++)
 		ok &= cycle(i);
-	free0 = memfree_kb();
+	free0 = ess_free_kb();
 	show_meminfo("before cycles");
 	for (i = 0; i < 24; i++)
 		ok &= cycle(i);
-	free1 = memfree_kb();
+	free1 = ess_free_kb();
 	show_meminfo("after 24 cycles");
 	/* Losing even one 2 MiB block per cycle would be 48 MiB. */
 	tap_ok(ok, "24 create/map/write/destroy cycles of 8 MiB");

@@ -48,7 +48,7 @@ load_virtio() {
 if [ "$mode" = walkthrough ]; then
 	# The walkthrough loads ess.ko itself, in front of the reader.
 	load_virtio
-	cd /tmp
+	cd /tmp || exit 1
 	begin walkthrough
 	sh /bin/walkthrough.sh
 	end walkthrough $?
@@ -97,7 +97,7 @@ free_kb() {
 } >/run/ess-baseline
 
 export ESS_TEST_DISK=/dev/vda
-cd /tmp
+cd /tmp || exit 1
 
 for t in /tests/*; do
 	[ -x "$t" ] || continue

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-out= kver= module=
+out='' kver='' module=''
 tools=()
 while getopts "o:k:m:t:" opt; do
 	case $opt in
@@ -30,7 +30,7 @@ shift $((OPTIND - 1))
 
 busybox=$(command -v busybox || true)
 [ -x /bin/busybox ] && busybox=/bin/busybox
-if [ -z "$busybox" ] || ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then
+if [ -z "$busybox" ] || ! file -L "$busybox" 2>/dev/null | grep -q 'static'; then
 	# 'file' may be missing; fall back to ldd's verdict.
 	if [ -z "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
 		echo "$0: need a static busybox (apt-get install busybox-static)" >&2

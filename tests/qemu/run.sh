@@ -17,7 +17,7 @@
 # --walkthrough boots with esstest=walkthrough and prints the walkthrough's
 # transcript instead (exit status: the walkthrough's).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 BUILD=${BUILD:-build}
 mode=tests numa=1 timeout_s=${ESS_QEMU_TIMEOUT:-420}
@@ -60,6 +60,7 @@ smp=(-smp 2)
 if [ "$numa" = 1 ]; then
 	# Node 1 is the smaller one: the test that fills a node to watch an
 	# allocation fail midway fills node 1, and TCG zeroes slowly.
+	# shellcheck disable=SC2054 # commas belong to the options
 	smp=(-smp 2,sockets=2
 	     -object memory-backend-ram,id=mem0,size=1536M
 	     -object memory-backend-ram,id=mem1,size=512M
