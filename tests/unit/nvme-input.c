@@ -79,7 +79,7 @@ int main(void)
 
 	if (nvme_scratch(path, sizeof(path), why, sizeof(why)))
 		tap_skip_all(why);
-	tap_plan((int)NBAD + 14);
+	tap_plan((int)NBAD + 16);
 	for (i = 0; i < NBAD; i++) {
 		err[0] = 0;
 		ret = open_with(bad_cfg[i].edit, err, sizeof(err));
@@ -140,6 +140,34 @@ int main(void)
 	tap_ok(ess_nvme_free(st, other) == 0 && ess_nvme_free(st, other) == -EINVAL,
 	       "double free: -EINVAL");
 	ess_nvme_close(st);
+
+	/* ESS_NVME_PREALLOC reserves the whole capacity at open;
+	 * ESS_NVME_NO_FIXED works without registered file or buffers. */
+	{
+		struct stat sb;
+		int good;
+
+		truncate(path, 0);
+		cfg.flags = ESS_NVME_CREATE | ESS_NVME_PREALLOC | ESS_NVME_NO_FIXED;
+		cfg.capacity_bytes = 64 * 4096;
+		good = ess_nvme_open(&cfg, &st, err, sizeof(err)) == 0;
+		tap_ok(good && stat(path, &sb) == 0 && sb.st_size == 64 * 4096 &&
+		       sb.st_blocks * 512 >= 64 * 4096,
+		       "PREALLOC: the file holds its 256 KiB at open (%s)",
+		       good ? "ok" : err);
+		good = good && ess_nvme_register_memory(st, data, sizeof(data)) == 1 &&
+		       ess_nvme_alloc(st, &slot) == 0 &&
+		       ess_nvme_write(st, slot, data, sizeof(data), 0) == 0 &&
+		       ess_nvme_reap(st, &c, 1, 1) == 1 && c.status == 0 &&
+		       ess_nvme_read(st, slot, out, sizeof(out), 0, 0) == 0 &&
+		       ess_nvme_reap(st, &c, 1, 1) == 1 && c.status == 0 &&
+		       !memcmp(out, data, sizeof(data));
+		if (good)
+			ess_nvme_stats_get(st, &s1);
+		tap_ok(good && s1.fixed_ops == 0 && s1.fixed_files == 0,
+		       "NO_FIXED: round trip without registered file or buffers");
+		ess_nvme_close(st);
+	}
 	unlink(path);
 	return tap_failed;
 }
