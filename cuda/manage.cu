@@ -76,38 +76,6 @@ static __device__ void set_error(int32_t *err, int code, uint32_t req)
 		atomicExch(err + 1, (int32_t)req);
 }
 
-/* Exclusive block scan of one value per thread; *total gets the sum. */
-static __device__ uint32_t block_scan(uint32_t v, uint32_t *wsum, uint32_t *total)
-{
-	const uint32_t lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-	uint32_t x = v;
-#pragma unroll
-	for (int d = 1; d < 32; d <<= 1) {
-		uint32_t y = __shfl_up_sync(0xffffffffu, x, d);
-		if (lane >= (uint32_t)d)
-			x += y;
-	}
-	if (lane == 31)
-		wsum[w] = x;
-	__syncthreads();
-	if (w == 0) {
-		uint32_t s = lane < NWARPS ? wsum[lane] : 0;
-#pragma unroll
-		for (int d = 1; d < 32; d <<= 1) {
-			uint32_t y = __shfl_up_sync(0xffffffffu, s, d);
-			if (lane >= (uint32_t)d)
-				s += y;
-		}
-		if (lane < NWARPS)
-			wsum[lane] = s;	/* inclusive */
-	}
-	__syncthreads();
-	uint32_t before = (w ? wsum[w - 1] : 0) + x - v;
-	*total = wsum[NWARPS - 1];
-	__syncthreads();
-	return before;
-}
-
 /* Count flag over the warp's active lanes into *p with one atomic; returns
  * the value *p had plus the number of flagged lanes below this one (the
  * lane's output position when it is flagged). */
@@ -252,11 +220,25 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	__syncthreads();
 	PROF(1);
 
-	/* B. copy the slot state; check and hash the row */
-	for (uint32_t i = tid; i < S; i += nth) {
-		stok[i] = tok_s[i];
-		skey[i] = key_s[i];
-		sfreq[i] = freq_s[i];
+	/* B. copy the slot state (16-byte loads, all in flight together,
+	 * when the shapes allow); check and hash the row */
+	if ((S & 3) == 0 && !(((uintptr_t)tok_s | (uintptr_t)key_s | (uintptr_t)freq_s) & 15)) {
+		for (uint32_t i = tid; i < S / 4; i += nth) {
+			const int4 tv = ((const int4 *)tok_s)[i];
+			const int4 fv = ((const int4 *)freq_s)[i];
+			const int4 k0 = ((const int4 *)key_s)[2 * i];
+			const int4 k1 = ((const int4 *)key_s)[2 * i + 1];
+			((int4 *)stok)[i] = tv;
+			((int4 *)sfreq)[i] = fv;
+			((int4 *)skey)[2 * i] = k0;
+			((int4 *)skey)[2 * i + 1] = k1;
+		}
+	} else {
+		for (uint32_t i = tid; i < S; i += nth) {
+			stok[i] = tok_s[i];
+			skey[i] = key_s[i];
+			sfreq[i] = freq_s[i];
+		}
 	}
 	for (uint32_t i = tid; i < K; i += nth) {
 		const int32_t tok = row[i];
@@ -380,11 +362,18 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			const int shift = pass * 8;
 			const uint64_t mask = sm.mask, prefix = sm.prefix;
 			for (uint32_t s = tid; s < S; s += nth) {
-				if (slot_hit[s])
-					continue;
-				const uint64_t k = skey[s];
-				if ((k & mask) == prefix)
-					atomicAdd(&sm.hist[(k >> shift) & 255], 1u);
+				int dig = -1;
+				if (!slot_hit[s]) {
+					const uint64_t k = skey[s];
+					if ((k & mask) == prefix)
+						dig = (int)((k >> shift) & 255);
+				}
+				/* LRU keys take few values: one atomic per value per
+				 * warp, not per lane */
+				const uint32_t am = __activemask();
+				const uint32_t peers = __match_any_sync(am, dig);
+				if (dig >= 0 && lane == (uint32_t)(__ffs(peers) - 1))
+					atomicAdd(&sm.hist[dig], (uint32_t)__popc(peers));
 			}
 			__syncthreads();
 			if (tid < 32) {
@@ -425,24 +414,43 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		 * `remaining` slots at it */
 		const uint64_t thr = sm.prefix;
 		const uint32_t need = sm.npass ? sm.remaining : m;
-		const uint32_t per = (S + nth - 1) / nth;
-		const uint32_t s0 = min(S, tid * per), s1 = min(S, s0 + per);
-		uint32_t eq = 0;
-		for (uint32_t s = s0; s < s1; s++)
-			eq += !slot_hit[s] && skey[s] == thr;
-		uint32_t total;
-		uint32_t rank = block_scan(eq, sm.wsum, &total);
-		for (uint32_t s = s0; s < s1; s++) {
+		/* each warp takes a contiguous run of slots, 32 at a time:
+		 * coalesced, conflict-free, ranks by ballot */
+		const uint32_t w = tid >> 5;
+		const uint32_t per_w = (((S + NWARPS - 1) / NWARPS) + 31) & ~31u;
+		const uint32_t w0 = min(S, w * per_w), w1 = min(S, w0 + per_w);
+		uint32_t eqw = 0;
+		for (uint32_t s0 = w0; s0 < w1; s0 += 32) {
+			const uint32_t s = s0 + lane;
+			const bool eq = s < w1 && !slot_hit[s] && skey[s] == thr;
+			eqw += __popc(__ballot_sync(0xffffffffu, eq));
+		}
+		if (lane == 0)
+			sm.wsum[w] = eqw;
+		__syncthreads();
+		uint32_t rank = 0;
+		for (uint32_t v = 0; v < w; v++)
+			rank += sm.wsum[v];
+		const uint32_t lt = (1u << lane) - 1;
+		for (uint32_t s0 = w0; s0 < w1; s0 += 32) {
+			const uint32_t s = s0 + lane;
 			bool take = false;
 			uint64_t k = 0;
-			if (!slot_hit[s]) {
+			const bool cand = s < w1 && !slot_hit[s];
+			if (cand)
 				k = skey[s];
-				take = k < thr;
-				if (k == thr)
-					take = rank++ < need;
-			}
-			const uint32_t j = warp_add(&sm.nsel, take);
+			const bool eq = cand && k == thr;
+			const uint32_t be = __ballot_sync(0xffffffffu, eq);
+			if (cand)
+				take = k < thr || (eq && rank + __popc(be & lt) < need);
+			rank += __popc(be);
+			const uint32_t bt = __ballot_sync(0xffffffffu, take);
+			uint32_t base = 0;
+			if (lane == 0 && bt)
+				base = atomicAdd(&sm.nsel, (uint32_t)__popc(bt));
+			base = __shfl_sync(0xffffffffu, base, 0);
 			if (take) {
+				const uint32_t j = base + __popc(bt & lt);
 				vkey[j] = k;
 				vslot[j] = (int32_t)s;
 			}
