@@ -58,7 +58,7 @@ static __device__ __forceinline__ uint32_t hash_tok(int32_t tok, uint32_t cap)
 }
 
 static __device__ __forceinline__ int32_t hash_find(const int32_t *htok,
-						    const int32_t *hpos,
+						    const int16_t *hpos,
 						    uint32_t cap, int32_t tok)
 {
 	for (uint32_t h = hash_tok(tok, cap);; h = (h + 1) & (cap - 1)) {
@@ -181,12 +181,12 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	uint32_t *rank_t = (uint32_t *)(mtok + sort_cap); /* [sort_cap] */
 	uint32_t *rank_v = rank_t + sort_cap;		/* [sort_cap] */
 	int32_t *htok = (int32_t *)(rank_v + sort_cap);	/* [hash_cap] */
-	int32_t *hpos = htok + hash_cap;		/* [hash_cap] */
-	int32_t *stok = hpos + hash_cap;		/* [S] */
+	int32_t *stok = htok + hash_cap;		/* [S] */
 	uint32_t *sfreq = (uint32_t *)(stok + S);	/* [S] */
 	int32_t *srow = (int32_t *)(sfreq + S);		/* [K] */
 	int32_t *posslot = srow + K;			/* [K] slot, or POS_* */
-	unsigned char *slot_hit = (unsigned char *)(posslot + K); /* [S] */
+	int16_t *hpos = (int16_t *)(posslot + K);	/* [hash_cap] row positions */
+	unsigned char *slot_hit = (unsigned char *)(hpos + hash_cap); /* [S] */
 
 	const int32_t *row = a.topk_rows + (uint64_t)b * K;
 	int32_t *out = a.slots_out + (uint64_t)b * K;
@@ -252,7 +252,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			for (uint32_t h = hash_tok(tok, hash_cap);; h = (h + 1) & (hash_cap - 1)) {
 				const int32_t prev = atomicCAS(&htok[h], EMPTY_TOK, tok);
 				if (prev == EMPTY_TOK) {
-					hpos[h] = (int32_t)i;
+					hpos[h] = (int16_t)i;
 					ins = true;
 					break;
 				}

@@ -47,7 +47,7 @@ extern "C" int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_req
 	    !a->miss_off || !a->miss_slot || !a->miss_token || !a->nmiss ||
 	    !a->counters || !a->err)
 		return ess_cuda_inval("NULL pointer in management arguments");
-	if (a->topk == 0 || a->slots == 0 || a->topk > (1u << 20) || a->slots > (1u << 24))
+	if (a->topk == 0 || a->slots == 0 || a->topk > 32767 || a->slots > (1u << 24))
 		return ess_cuda_inval("topk or slots out of range");
 	if ((uint64_t)max_requests * a->slots > INT32_MAX)
 		return ess_cuda_inval("slot ids do not fit int32");
@@ -59,12 +59,13 @@ extern "C" int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_req
 	if (a->do_fetch && (!a->host_base || !a->hot_base))
 		return ess_cuda_inval("fetch without host or hot base");
 
-	const uint32_t hash_cap = pow2_at_least(2 * a->topk);
+	/* load factor at most 1/4: short probe chains for the 'slots' lookups */
+	const uint32_t hash_cap = pow2_at_least(4 * a->topk);
 	const uint32_t sort_cap = pow2_at_least(a->topk);
 	/* vkey, vslot, mtok, two ranks [sort_cap]; htok, hpos [hash_cap];
 	 * key, token, freq copies and hit flags [slots]; row copy and
 	 * position -> slot [topk] (layout: cuda/manage.cu) */
-	size_t smem = (size_t)sort_cap * (8 + 4 + 4 + 4 + 4) + (size_t)hash_cap * 8 +
+	size_t smem = (size_t)sort_cap * (8 + 4 + 4 + 4 + 4) + (size_t)hash_cap * (4 + 2) +
 		      (size_t)a->slots * (8 + 4 + 4 + 1) + (size_t)a->topk * (4 + 4);
 	int dev = 0;
 	static __thread int optin_dev = -1, optin;
