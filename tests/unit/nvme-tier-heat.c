@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Tier victims from the module's heat (runs where /dev/ess exists, i.e. in
+ * the QEMU guest with ess.ko; skips elsewhere).  The pool is a /dev/ess
+ * region with 4 KiB heat blocks, one per 4 KiB extent.  The heat says
+ * extents 3 and 4 of every (request, layer) are hot (reported straight to
+ * the module), while the tier's own access counts say 0 and 7 are (counted
+ * by ess_tier_prepare, which reports no heat): balance must follow the
+ * heat.  The store is the block device in $ESS_TEST_DISK when set (the
+ * guest's scratch disk), else a scratch file.
+ */
+#include <sys/ioctl.h>
+
+#include "uapi/ess.h"
+#include "../../runtime/internal.h"
+#include "ess/nvme.h"
+#include "nvme-tap.h"
+
+#define LAYERS 2
+#define EB 64
+#define ET 64		/* 4 KiB extents = one heat block each */
+#define TOK 512
+#define NREQ 2
+#define TOPK 8
+
+static uint8_t rows[NREQ][LAYERS][TOK * EB];
+
+/* Heat block of the extent holding token tok of (req, layer). */
+static uint32_t block_of(ess_ctx *ctx, uint32_t req, uint32_t layer,
+			 uint32_t tok)
+{
+	const uint64_t *tab = ess_pool_extents(&ctx->pool, req, layer);
+
+	return (uint32_t)(tab[tok / ET] >> ctx->pool.heat_shift);
+}
+
+int main(void)
+{
+	const char *disk = getenv("ESS_TEST_DISK");
+	struct ess_tier_config tc;
+	struct ess_tier_stats s;
+	struct ess_config c;
+	struct ess_heat_report rep;
+	struct ess_heat_tick tick;
+	uint32_t req[NREQ], blocks[NREQ * LAYERS * 2 * 50], nb = 0;
+	int32_t topk[TOPK];
+	char path[256], why[512], err[256];
+	ess_ctx *ctx = NULL;
+	int ret, good;
+
+	if (access(ESS_DEVICE_PATH, R_OK | W_OK))
+		tap_skip_all("no /dev/ess (the module runs in the QEMU guest)");
+	if (disk && disk[0])
+		snprintf(path, sizeof(path), "%s", disk);
+	else if (nvme_scratch(path, sizeof(path), why, sizeof(why)))
+		tap_skip_all(why);
+	tap_plan(6);
+	rng_fill(rows, sizeof(rows));
+	ess_config_default(&c);
+	c.layers = LAYERS;
+	c.entry_bytes = EB;
+	c.topk = TOPK;
+	c.slots = 16;
+	c.max_requests = 4;
+	c.max_tokens = 1024;
+	c.extent_tokens = ET;
+	c.pool_bytes = 64 * ET * EB;
+	c.pool = ESS_POOL_MODULE;
+	c.heat_shift = 12;
+	ret = ess_create(&c, &ctx, err, sizeof(err));
+	if (!tap_ok(ret == 0 && ctx->pool.src == ESS_POOL_SRC_MODULE,
+		    "context on a /dev/ess region (%s)", ret ? err : "ok"))
+		return 1;
+	for (uint32_t r = 0; r < NREQ; r++) {
+		good = !ess_request_add(ctx, 10 + r, &req[r]);
+		for (uint32_t l = 0; good && l < LAYERS; l++)
+			good = !ess_ingest(ctx, req[r], l, 0, TOK, rows[r][l]);
+		if (!good) {
+			printf("Bail out! ingest: %s\n", ess_errmsg(ctx));
+			return 1;
+		}
+	}
+	ess_tier_config_default(&tc);
+	tc.path = path;
+	tc.capacity_bytes = disk && disk[0] ? 0 : 1 << 20;
+	tc.store_flags = disk && disk[0] ? 0 : ESS_NVME_CREATE;
+	tc.high_pct = 40;
+	tc.low_pct = 20;
+	ret = ess_tier_attach(ctx, &tc);
+	tap_ok(ret == 0, "attach a tier on %s (%s)", path, ret ? ess_errmsg(ctx) : "ok");
+
+	/* Counts: 0 and 7 hot (prepare counts, reports no heat). */
+	for (uint32_t r = 0; r < NREQ; r++)
+		for (uint32_t l = 0; l < LAYERS; l++)
+			for (int k = 0; k < 5; k++) {
+				for (int j = 0; j < TOPK; j++)
+					topk[j] = j < 4 ? j : TOK - 1 - j;
+				ess_tier_prepare(ctx, l, 1, &req[r], topk);
+			}
+	/* Heat: 3 and 4 hot, 50 accesses each. */
+	for (uint32_t r = 0; r < NREQ; r++)
+		for (uint32_t l = 0; l < LAYERS; l++)
+			for (int k = 0; k < 50; k++) {
+				blocks[nb++] = block_of(ctx, req[r], l, 3 * ET);
+				blocks[nb++] = block_of(ctx, req[r], l, 4 * ET);
+			}
+	memset(&rep, 0, sizeof(rep));
+	rep.size = sizeof(rep);
+	rep.addr = (uint64_t)(uintptr_t)blocks;
+	rep.nr = nb;
+	memset(&tick, 0, sizeof(tick));
+	tick.size = sizeof(tick);
+	ret = ioctl(ctx->pool.fd, ESS_IOC_HEAT_REPORT, &rep) ||
+	      ioctl(ctx->pool.fd, ESS_IOC_HEAT_TICK, &tick);
+	tap_ok(ret == 0, "heat reported for extents 3 and 4, aggregated");
+
+	ret = ess_tier_balance(ctx);
+	ess_tier_stats_get(ctx, &s);
+	tap_ok(ret == 20 && s.heat_picks == 20 && s.count_picks == 0 &&
+	       s.pool_used == 12,
+	       "balance demotes 20 extents chosen from module heat (ret %d, heat %llu, counts %llu)",
+	       ret, (unsigned long long)s.heat_picks,
+	       (unsigned long long)s.count_picks);
+	good = 1;
+	for (uint32_t r = 0; r < NREQ; r++)
+		for (uint32_t l = 0; l < LAYERS; l++)
+			good &= ess_tier_demoted(ctx, req[r], l, 3 * ET) == 0 &&
+				ess_tier_demoted(ctx, req[r], l, 4 * ET) == 0;
+	tap_ok(good, "the extents hot by heat (3, 4) stayed in host memory");
+	good = ess_tier_detach(ctx) == 0;
+	for (uint32_t r = 0; good && r < NREQ; r++)
+		for (uint32_t l = 0; l < LAYERS; l++)
+			for (uint32_t t = 0; t < TOK; t++) {
+				const void *h = ess_host_row(ctx, req[r], l, t);
+
+				good &= h && !memcmp(h, rows[r][l] + (size_t)t * EB, EB);
+			}
+	tap_ok(good, "detach reads everything back; every row exact");
+	ess_destroy(ctx);
+	if (!(disk && disk[0]))
+		unlink(path);
+	return tap_failed;
+}
