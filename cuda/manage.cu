@@ -222,7 +222,8 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 
 	/* B. copy the slot state (16-byte loads, all in flight together,
 	 * when the shapes allow); check and hash the row */
-	if ((S & 3) == 0 && !(((uintptr_t)tok_s | (uintptr_t)key_s | (uintptr_t)freq_s) & 15)) {
+	if ((S & 3) == 0 && !(((uintptr_t)tok_s | (uintptr_t)key_s | (uintptr_t)freq_s |
+				(uintptr_t)stok | (uintptr_t)skey | (uintptr_t)sfreq) & 15)) {
 		for (uint32_t i = tid; i < S / 4; i += nth) {
 			const int4 tv = ((const int4 *)tok_s)[i];
 			const int4 fv = ((const int4 *)freq_s)[i];

@@ -60,8 +60,9 @@ extern "C" int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_req
 		return ess_cuda_inval("fetch without host or hot base");
 
 	/* load factor at most 1/4: short probe chains for the 'slots' lookups */
-	const uint32_t hash_cap = pow2_at_least(4 * a->topk);
-	const uint32_t sort_cap = pow2_at_least(a->topk);
+	const uint32_t hash_cap = pow2_at_least(4 * a->topk < 8 ? 8 : 4 * a->topk);
+	/* at least 4: keeps every shared array 16-byte aligned (cuda/manage.cu) */
+	const uint32_t sort_cap = pow2_at_least(a->topk < 4 ? 4 : a->topk);
 	/* vkey, vslot, mtok, two ranks [sort_cap]; htok, hpos [hash_cap];
 	 * key, token, freq copies and hit flags [slots]; row copy and
 	 * position -> slot [topk] (layout: cuda/manage.cu) */
