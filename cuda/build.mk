@@ -29,7 +29,7 @@ HOTSET_REF    := $(BUILD)/cuda/hotset-ref.o
 
 all: cuda
 cuda: $(BUILD)/libess-cuda.a $(BUILD)/libess-cuda.so cuda-tests $(BUILD)/bin/ess-bench-fetch \
-      $(BUILD)/bin/ess-bench-fetch-prof
+      $(BUILD)/bin/ess-bench-fetch-prof $(BUILD)/bin/ess-bench-fetch-multi
 cuda-tests: $(GPU_TESTS) $(GPU_LIB_TESTS)
 
 $(BUILD)/cuda/%.o: cuda/%.cu cuda/ess_cuda.h cuda/kernels.cuh include/ess/hotset.h
@@ -61,6 +61,11 @@ $(BUILD)/bin/ess-bench-fetch: cuda/bench.cu $(BUILD)/libess-cuda.a
 $(BUILD)/tests/gpu/%: tests/gpu/%.c $(BUILD)/libess.a $(BUILD)/libess-cuda.so
 	@mkdir -p $(dir $@)
 	$(CC) $(ESS_CFLAGS) $(ESS_LDFLAGS) -o $@ $< $(BUILD)/libess.a $(ESS_LDLIBS)
+
+# The multi-GPU check: a context, a thread and a NUMA-local pool per GPU.
+$(BUILD)/bin/ess-bench-fetch-multi: cuda/bench_multi.cu $(BUILD)/libess-cuda.a
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< $(BUILD)/libess-cuda.a -lnuma -lpthread
 
 # The same benchmark with per-phase clocks in the management kernel.
 $(BUILD)/bin/ess-bench-fetch-prof: cuda/bench.cu $(CUDA_LIB_SRCS) cuda/ess_cuda.h cuda/kernels.cuh

@@ -20,7 +20,7 @@ cat "$OUT/env.txt"
 # a clean build here: objects built elsewhere may not match this image
 rm -rf build/cuda build/tests/gpu build/bin/ess-bench-fetch build/libess-cuda.a
 make -j8 build/libess-cuda.a build/libess-cuda.so build/bin/ess-bench-fetch \
-	build/bin/ess-bench-fetch-prof build/tests/gpu/fetch-rows build/tests/gpu/manage-rule \
+	build/bin/ess-bench-fetch-prof build/bin/ess-bench-fetch-multi build/tests/gpu/fetch-rows build/tests/gpu/manage-rule \
 	>"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 # libess for the backend test: this image has no liburing/isa-l, so the
 # Debian packages carried in .gpu-deps (cuda/gpu-deps.sh) are unpacked here
@@ -48,6 +48,11 @@ if [ "$what" != bench ]; then
 			[ $r = 0 ] || rc=1
 		done
 	done
+fi
+if [ "$what" = multi ]; then
+	nvidia-smi topo -m
+	build/bin/ess-bench-fetch-multi | tee "$OUT/fetch-multi.md" || rc=1
+	exit $rc
 fi
 if [ "$what" != tests ]; then
 	build/bin/ess-bench-fetch 4 9 >"$OUT/fetch-table.md" 2>"$OUT/bench.err" || rc=1
