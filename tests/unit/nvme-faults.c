@@ -339,6 +339,13 @@ static int run_child(int kind, struct child_res *r)
 	}
 	close(pfd[0]);
 	waitpid(pid, &status, 0);
+	if (kind == 0) {
+		/* The mount point, made by the child; unmounted out here. */
+		char dir[300];
+
+		snprintf(dir, sizeof(dir), "%s.mnt", path);
+		rmdir(dir);
+	}
 	return 0;
 }
 
