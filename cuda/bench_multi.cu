@@ -133,7 +133,7 @@ static void *run(void *arg)
 		std::vector<float> v;
 		for (int i = 0; i < 5; i++) {
 			CK(cudaEventRecord(a, g->s));
-			CK(cudaMemcpyAsync(g->hot, g->pool, 256ull << 20, cudaMemcpyHostToDevice, g->s));
+			CK(cudaMemcpyAsync(g->hot, g->pool_d, 256ull << 20, cudaMemcpyDefault, g->s));
 			CK(cudaEventRecord(b, g->s));
 			CK(cudaEventSynchronize(b));
 			float ms;
