@@ -400,6 +400,13 @@ void ess_tier_release(ess_ctx *ctx)
 {
 	struct ess_tier *t = NULL;
 
+	/* A named region outlives the process, and its extent tables must be
+	 * whole for the next one to adopt it: read back what can be.  An
+	 * anonymous pool dies with the context, so nothing is read. */
+	if (ctx && ctx->cfg.region_name && tier_of(ctx) &&
+	    ess_tier_detach(ctx) == 0)
+		return;
+
 	pthread_mutex_lock(&reg_lock);
 	for (int i = 0; i < TIER_MAX_CTX; i++)
 		if (reg[i].ctx == ctx && ctx) {

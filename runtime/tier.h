@@ -7,9 +7,10 @@
 
 #include "ess/ess.h"
 
-/* Drop the context's tier, if any, without reading anything back (the
- * context is going away): called by ess_destroy() so that no tier outlives
- * its context. */
+/* Drop the context's tier, if any: called by ess_destroy() so that no tier
+ * outlives its context.  Demoted extents are read back first only when the
+ * pool is a named region (it persists, and a region with holes in its
+ * extent tables cannot be adopted again); otherwise they are dropped. */
 void ess_tier_release(ess_ctx *ctx);
 
 /*
