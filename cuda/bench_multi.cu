@@ -2,7 +2,8 @@
 /*
  * ess-bench-fetch-multi: the multi-GPU check.  One host thread and CUDA
  * context per GPU; each GPU's host pool is allocated on the GPU's NUMA
- * node (libnuma) and registered; each GPU gathers a batch-64, 10%-miss
+ * node (the thread runs there, libnuma, and touches its pinned pages
+ * first); each GPU gathers a batch-64, 10%-miss
  * list (656-B rows, sorted, over its own 2 GiB pool), first alone, then
  * all GPUs at once.  Prints one table: GPU, NUMA node, bulk H2D, gather
  * alone, gather concurrent (GB/s).  Every gathered row is checked.
@@ -86,15 +87,15 @@ static void *run(void *arg)
 		node = 0;
 	(void)cudaGetLastError();
 	g->node = node;
+	/* this thread and its allocations on the GPU's node: the pinned
+	 * pages are placed where they are first touched (here) */
 	if (numa_available() >= 0) {
 		numa_run_on_node(node);
-		g->pool = (unsigned char *)numa_alloc_onnode(POOL, node);
-	} else {
-		g->pool = (unsigned char *)aligned_alloc(4096, POOL);
+		numa_set_preferred(node);
 	}
+	CK(cudaHostAlloc((void **)&g->pool, POOL, cudaHostAllocMapped | cudaHostAllocPortable));
 	for (uint64_t i = 0; i < POOL / 8; i++)
 		((uint64_t *)g->pool)[i] = i * 0x9E3779B97F4A7C15ull + (uint64_t)g->dev;
-	CK(cudaHostRegister(g->pool, POOL, cudaHostRegisterMapped));
 	CK(cudaHostGetDevicePointer(&g->pool_d, g->pool, 0));
 	CK(cudaStreamCreateWithFlags(&g->s, cudaStreamNonBlocking));
 	CK(cudaMalloc(&g->hot, (uint64_t)BATCH * SLOTS * ROW));
@@ -157,7 +158,7 @@ static void *run(void *arg)
 	CK(cudaMemcpy(h.data(), g->hot, h.size(), cudaMemcpyDeviceToHost));
 	for (uint32_t i = 0; i < n; i++)
 		g->bad += memcmp(h.data() + (size_t)g->slot[i] * ROW, g->pool + g->off[i], ROW) != 0;
-	cudaHostUnregister(g->pool);
+	cudaFreeHost(g->pool);
 	return NULL;
 }
 
