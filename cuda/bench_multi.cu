@@ -134,7 +134,7 @@ static void *run(void *arg)
 		std::vector<float> v;
 		for (int i = 0; i < 5; i++) {
 			CK(cudaEventRecord(a, g->s));
-			CK(cudaMemcpyAsync(g->hot, g->pool_d, 256ull << 20, cudaMemcpyDefault, g->s));
+			CK(cudaMemcpyAsync(g->hot, g->pool_d, 128ull << 20, cudaMemcpyDefault, g->s));
 			CK(cudaEventRecord(b, g->s));
 			CK(cudaEventSynchronize(b));
 			float ms;
@@ -142,7 +142,7 @@ static void *run(void *arg)
 			v.push_back(ms);
 		}
 		std::sort(v.begin(), v.end());
-		g->bulk = (256ull << 20) / (v[2] * 1e6);
+		g->bulk = (128ull << 20) / (v[2] * 1e6);
 	}
 	const double bytes = (double)n * ROW;
 	pthread_barrier_wait(&bar);	/* alone: one GPU at a time */
