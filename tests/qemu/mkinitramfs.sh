@@ -1,6 +1,7 @@
 #!/bin/bash
 # Build the selftest initramfs: busybox-static, the virtio block modules of
-# the Debian kernel the guest boots, ess.ko, and static test programs.
+# the Debian kernel the guest boots, ess.ko, and the test programs (static,
+# or dynamic with their shared libraries).
 #
 #   tests/qemu/mkinitramfs.sh -o OUT.cpio.gz -k KVER -m ess.ko \
 #       [-t TOOL]... [PROGRAM]...
@@ -84,6 +85,17 @@ for prog in "$@"; do
 done
 for tool in "${tools[@]}"; do
 	cp "$tool" "$stage/bin/$(basename "$tool")"
+done
+
+# Dynamically linked programs (those using a library Debian ships without a
+# static archive, such as ISA-L) bring their shared libraries and loader.
+for f in "$@" "${tools[@]}"; do
+	ldd "$f" >/dev/null 2>&1 || continue
+	for lib in $(ldd "$f" | grep -o '/[^ ]*'); do
+		[ -e "$stage$lib" ] && continue
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib"
+	done
 done
 
 install -m 755 "$here/init.sh" "$stage/init"
