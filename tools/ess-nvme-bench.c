@@ -216,13 +216,39 @@ static double cpu_s(void)
 	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static void usage(void)
+static void usage(FILE *f, int code)
 {
-	fprintf(stderr,
+	fprintf(f,
 		"usage: ess-nvme-bench [--file PATH] [--size-mib N] [--extent BYTES]\n"
 		"                      [--qd LIST] [--seconds S] [--rounds R] [--reap-batch N]\n"
-		"                      [--fio PATH] [--no-fio]\n");
-	exit(2);
+		"                      [--fio PATH] [--no-fio]\n"
+		"Read-back throughput of the NVMe extent store beside fio (io_uring,\n"
+		"O_DIRECT, same file, block size and queue depth), one table.\n"
+		"  --file PATH      file or block device to use [/var/tmp/ess-nvme-bench.dat]\n"
+		"  --size-mib N     bytes of it to fill, in MiB [1024]\n"
+		"  --extent BYTES   extent (read) size [65536]\n"
+		"  --qd LIST        comma-separated queue depths [1,4,16,32]\n"
+		"  --seconds S      seconds per round and side [3]\n"
+		"  --rounds R       alternating rounds per queue depth [2]\n"
+		"  --reap-batch N   completions reaped per wait [1]\n"
+		"  --fio PATH       fio binary [fio]; --no-fio: the store alone\n"
+		"  -h, --help       this text\n");
+	exit(code);
+}
+
+/* A whole decimal (or 0x) number, else a usage error naming the option. */
+static uint64_t num(const char *opt, const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-') {
+		fprintf(stderr, "ess-nvme-bench: %s wants a number, not '%s'\n", opt, s);
+		exit(2);
+	}
+	return v;
 }
 
 int main(int argc, char **argv)
@@ -237,6 +263,7 @@ int main(int argc, char **argv)
 		{ "no-fio", no_argument, NULL, 'n' },
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "reap-batch", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = "/var/tmp/ess-nvme-bench.dat", *fio = "fio";
@@ -251,37 +278,55 @@ int main(int argc, char **argv)
 	char *bufs;
 	size_t buflen;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;
-		case 's': size_mib = strtoull(optarg, NULL, 0); break;
-		case 'e': ext = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 's': size_mib = num("--size-mib", optarg); break;
+		case 'e': ext = (uint32_t)num("--extent", optarg); break;
 		case 'q': snprintf(qdlist, sizeof(qdlist), "%s", optarg); break;
-		case 't': secs = strtod(optarg, NULL); break;
+		case 't': {
+			char *end;
+
+			secs = strtod(optarg, &end);
+			if (end == optarg || *end)
+				secs = -1;
+			break;
+		}
 		case 'F': fio = optarg; break;
 		case 'n': use_fio = 0; break;
-		case 'r': rounds = atoi(optarg); break;
-		case 'b': reap_max = (unsigned int)strtoul(optarg, NULL, 0); break;
-		default: usage();
+		case 'r': rounds = (int)num("--rounds", optarg); break;
+		case 'b': reap_max = (unsigned int)num("--reap-batch", optarg); break;
+		case 'h': usage(stdout, 0); break;
+		default: usage(stderr, 2);
 		}
 	}
-	if (!size_mib || !ext || secs <= 0 || rounds < 1 || !reap_max)
-		usage();
+	if (optind < argc) {
+		fprintf(stderr, "ess-nvme-bench: unexpected argument '%s'\n", argv[optind]);
+		exit(2);
+	}
+	if (!size_mib || size_mib > (1ull << 30) || !ext || ext > (1u << 30) ||
+	    !(secs > 0 && secs <= 3600) || rounds < 1 || rounds > 1000 || !reap_max) {
+		fprintf(stderr, "ess-nvme-bench: --size-mib, --extent, --seconds, --rounds and --reap-batch must be positive and sane\n");
+		usage(stderr, 2);
+	}
 	{
 		char tmp[256];
 
 		snprintf(tmp, sizeof(tmp), "%s", qdlist);
 		for (tok = strtok_r(tmp, ",", &save); tok;
 		     tok = strtok_r(NULL, ",", &save)) {
-			qd = (uint32_t)strtoul(tok, NULL, 0);
-			if (!qd || qd > ESS_NVME_QD_MAX)
-				usage();
+			qd = (uint32_t)num("--qd", tok);
+			if (!qd || qd > ESS_NVME_QD_MAX) {
+				fprintf(stderr, "ess-nvme-bench: queue depth %s not in 1..%u\n",
+					tok, ESS_NVME_QD_MAX);
+				exit(2);
+			}
 			if (qd > maxqd)
 				maxqd = qd;
 		}
 	}
 	if (!maxqd)
-		usage();
+		usage(stderr, 2);
 
 	ess_nvme_config_default(&cfg);
 	cfg.path = file;
