@@ -8,15 +8,16 @@
  * ordinary pages (not VM_PFNMAP), which is what lets get_user_pages() and
  * pin_user_pages() (O_DIRECT, io_uring, cudaHostRegister) pin them.  The
  * pages are not on any LRU and have no mapping, so they are never swapped,
- * reclaimed or migrated.  At free time every page is released with
- * put_page(): a page somebody still pins goes back to the allocator only
- * when that pin is dropped.
+ * reclaimed or migrated.  At free time a block nobody else holds goes back
+ * whole; one with a page somebody still pins goes page by page, each page
+ * when its pin is dropped (ess_block_free()).
  */
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
+#include <linux/page_ref.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -62,15 +63,43 @@ static bool ess_may_manage(struct ess_region *r)
 	return uid_eq(r->owner, current_euid()) || capable(CAP_SYS_ADMIN);
 }
 
+/*
+ * Give a block back to the allocator whole when nothing else holds any of
+ * its pages.  Freeing it as 512 order-0 pages would put them on per-cpu
+ * lists, where small unmovable allocations take a few before the buddies
+ * can merge again; after some create/destroy cycles the node would have
+ * no free 2 MiB block left.  Freezing every refcount (1 -> 0) makes sure
+ * no pin or speculative reference exists; a page still pinned (O_DIRECT in
+ * flight, a device that registered the memory) makes the block go page by
+ * page instead, each page when its last holder drops it.
+ */
+static void ess_block_free(struct page *head)
+{
+	u32 i, frozen;
+
+	for (frozen = 0; frozen < ESS_PAGES_PER_BLOCK; frozen++) {
+		if (!page_ref_freeze(nth_page(head, frozen), 1))
+			break;
+	}
+	if (frozen == ESS_PAGES_PER_BLOCK) {
+		page_ref_unfreeze(head, 1);
+		__free_pages(head, ESS_BLOCK_ORDER);
+		return;
+	}
+	for (i = 0; i < frozen; i++)
+		page_ref_unfreeze(nth_page(head, i), 1);
+	for (i = 0; i < ESS_PAGES_PER_BLOCK; i++)
+		put_page(nth_page(head, i));
+}
+
 static void ess_blocks_free(struct ess_region *r)
 {
-	u32 b, i;
+	u32 b;
 
 	if (!r->blocks)
 		return;
 	for (b = 0; b < r->nr_blocks && r->blocks[b]; b++) {
-		for (i = 0; i < ESS_PAGES_PER_BLOCK; i++)
-			put_page(nth_page(r->blocks[b], i));
+		ess_block_free(r->blocks[b]);
 		cond_resched();
 	}
 	kvfree(r->blocks);
