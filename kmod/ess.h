@@ -89,6 +89,13 @@ void ess_uncharge(u64 bytes, struct user_struct *user);
 u64 ess_total_ram_bytes(void);
 
 /* heat.c */
+/* Range of aggregation_interval_ms (sysfs and module parameter). */
+#define ESS_INTERVAL_MIN_MS	10
+#define ESS_INTERVAL_MAX_MS	60000
+
+/* params.c: check the module parameters and set the knobs from them. */
+int ess_params_apply(void);
+
 extern unsigned int ess_interval_ms;
 extern unsigned int ess_decay_pct;
 extern u32 ess_hot_threshold;

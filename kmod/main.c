@@ -302,7 +302,9 @@ static int __init ess_init(void)
 {
 	int ret;
 
-	ess_pinned_cap = ess_total_ram_bytes() / 2;
+	ret = ess_params_apply();
+	if (ret)
+		return ret;
 	ret = ess_sysfs_init();
 	if (ret)
 		return ret;

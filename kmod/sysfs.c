@@ -15,9 +15,6 @@
 
 #include "ess.h"
 
-#define ESS_INTERVAL_MIN_MS	10
-#define ESS_INTERVAL_MAX_MS	60000
-
 /* Serialises hot_threshold/cold_threshold updates (checked as a pair). */
 DEFINE_MUTEX(ess_knob_lock);
 static struct kobject *ess_kobj;

@@ -26,7 +26,7 @@ KSELFTEST_ALL   := ess-sysfs ess-basic ess-ioctl ess-persist ess-perm ess-limits
 KSELFTEST_NAMES := $(filter $(patsubst tests/kselftest/%.c,%,$(wildcard tests/kselftest/*.c)),$(KSELFTEST_ALL))
 KSELFTEST_PROGS  := $(KSELFTEST_NAMES:%=$(GUEST_BIN)/%)
 GUEST_TESTS      += $(KSELFTEST_PROGS)
-GUEST_TESTS_LAST := $(patsubst tests/kselftest/%.c,$(GUEST_BIN)/%,$(wildcard tests/kselftest/ess-leak.c tests/kselftest/ess-unload.c))
+GUEST_TESTS_LAST := $(patsubst tests/kselftest/%.c,$(GUEST_BIN)/%,$(wildcard tests/kselftest/ess-leak.c tests/kselftest/ess-unload.c tests/kselftest/ess-params.c))
 GUEST_TOOLS      += $(GUEST_BIN)/ess-region-demo
 GUEST_INITRAMFS  := $(BUILD)/guest/initramfs.cpio.gz
 
