@@ -64,7 +64,8 @@ void ess_heat_fold(struct ess_heat *h)
 		p = atomic_read(&h->pending[i]) ?
 			(u32)atomic_xchg(&h->pending[i], 0) : 0;
 		v = h->heat[i];
-		v = v - v * decay / 100 + p;
+		/* Round the loss up, so idle heat always reaches 0. */
+		v = v - DIV_ROUND_UP_ULL(v * decay, 100) + p;
 		h->heat[i] = min_t(u64, v, U32_MAX);
 		if (p)
 			h->age[i] = 0;

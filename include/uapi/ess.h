@@ -130,8 +130,10 @@ struct ess_heat_report {
  * aggregation interval (sysfs aggregation_interval_ms; regions created with
  * ESS_CREATE_HEAT_MANUAL excepted) and by ESS_IOC_HEAT_TICK:
  *
- *	heat    = heat - heat * heat_decay_pct / 100 + pending
- *		  (64-bit arithmetic, integer division, saturating at U32_MAX)
+ *	heat    = heat - ceil(heat * heat_decay_pct / 100) + pending
+ *		  (64-bit arithmetic, the loss rounded up so that the heat
+ *		  of an idle block reaches 0 for any decay > 0; saturating
+ *		  at U32_MAX)
  *	age     = pending ? 0 : age + 1	(saturating at U32_MAX)
  *	pending = 0
  */

@@ -27,7 +27,7 @@ static void model_tick(unsigned int decay)
 	for (i = 0; i < NB; i++) {
 		uint64_t h = m[i].heat;
 
-		h = h - h * decay / 100 + m[i].pending;
+		h = h - (h * decay + 99) / 100 + m[i].pending;
 		m[i].heat = h > UINT32_MAX ? UINT32_MAX : (uint32_t)h;
 		m[i].age = m[i].pending ? 0 : (m[i].age == UINT32_MAX ? UINT32_MAX : m[i].age + 1);
 		m[i].pending = 0;
@@ -243,6 +243,23 @@ int main(void)
 		all_ok &= ok;
 	}
 	tap_ok(all_ok && !mismatches, "aging arithmetic exact throughout");
+
+	/* The loss is rounded up, so idle heat reaches 0 (3 -> 2 -> 1 -> 0 at
+	 * 25%) and a block that stopped being read becomes cold. */
+	ess_set_knob("heat_decay_pct", 25);
+	for (t = 0; t < 64; t++) {
+		ess_heat_tick(fd);
+		model_tick(25);
+		ticks++;
+	}
+	{
+		struct ess_heat_entry top;
+		long rr = ess_heat_read(fd, ESS_HEAT_HOTTEST, &top, 1);
+
+		tap_ok(rr == 1 && top.heat == 0 && compare(fd, "idle"),
+		       "64 idle ticks at 25%%: every block's heat is 0 (hottest %u)",
+		       rr == 1 ? top.heat : 0);
+	}
 
 	/* A heavy block: one full batch, folded with no decay loss yet. */
 	ess_set_knob("heat_decay_pct", 25);
