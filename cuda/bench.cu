@@ -199,7 +199,8 @@ static void mbench_rows(std::vector<int32_t> &rows, uint32_t batch, uint32_t ste
 /* Returns ms per layer for manage only and manage + fetch, and the miss
  * rate seen. */
 static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uint64_t pool_rows,
-		       double *ms_manage, double *ms_both, double *seen_miss, double *fetch_gbs)
+		       uint32_t flags, double *ms_manage, double *ms_both, double *seen_miss,
+		       double *fetch_gbs)
 {
 	const uint32_t steps = 24, warm = 6, ntok = 32768, ext_shift = 8;
 	const uint32_t max_ext = ntok >> ext_shift;
@@ -265,6 +266,7 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 	a.err = m.err_d;
 	a.host_base = pool_d;
 	a.hot_base = m.hot_d;
+	a.flags = flags;
 
 	/* The timed steps are captured in a CUDA graph and replayed once, so
 	 * the time is the GPU's, not the host's launch rate. */
@@ -320,9 +322,9 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 	{
 		unsigned long long pr[16];
 		ess_cuda_manage_prof(pr);
-		printf("<!-- phase cycles (block 0, last step): load %llu hash %llu hits %llu misses %llu "
+		printf("<!-- flags %u: phase cycles (block 0, last step): load %llu hash %llu hits %llu misses %llu "
 		       "range %llu radix %llu ties %llu sort %llu fill %llu -->\n",
-		       pr[1] - pr[0], pr[2] - pr[1], pr[3] - pr[2], pr[4] - pr[3], pr[5] - pr[4],
+		       flags, pr[1] - pr[0], pr[2] - pr[1], pr[3] - pr[2], pr[4] - pr[3], pr[5] - pr[4],
 		       pr[6] - pr[5], pr[7] - pr[6], pr[8] - pr[7], pr[9] - pr[8]);
 	}
 #endif
@@ -390,24 +392,27 @@ int main(int argc, char **argv)
 	/* tuning sweep at batch 64, 10% misses */
 	printf("## SM gather tuning (batch 64, 10%% misses = 205 rows/request, %u rows, sorted)\n\n",
 	       64 * 205);
-	printf("| load hint | loads in flight/thread | blocks | gather GB/s | x bulk H2D | scatter GB/s | x bulk D2H |\n|---|---|---|---|---|---|---|\n");
+	printf("layout: flat = rows back to back, lines = each host 128-B line read by one instruction, "
+	       "whole = lines, reading whole lines (cuda/fetch.cu)\n\n");
+	printf("| layout | load hint | loads in flight/thread | blocks | gather GB/s | x bulk H2D | scatter GB/s | x bulk D2H |\n|---|---|---|---|---|---|---|---|\n");
 	struct dlist lists[NLISTS];
 	for (int i = 0; i < NLISTS; i++)
 		make_list(&lists[i], 64, 205, pool_rows, 0);
-	struct cfg { uint32_t h, u, b; };
+	struct cfg { uint32_t l, h, u, b; };
 	std::vector<cfg> cfgs;
-	for (uint32_t u : {4u, 8u, 16u})
-		for (uint32_t bl : {8u, 16u, 33u, 66u, 132u, 264u})
-			cfgs.push_back({0, u, bl});
-	cfgs.push_back({1, 8, 66});
-	cfgs.push_back({2, 8, 66});
-	cfgs.push_back({2, 4, 132});
+	for (uint32_t l : {1u, 2u, 3u})
+		for (uint32_t u : {4u, 8u, 16u})
+			for (uint32_t bl : {16u, 33u, 66u, 132u})
+				cfgs.push_back({l, 0, u, bl});
+	cfgs.push_back({1, 1, 8, 66});
+	cfgs.push_back({1, 2, 8, 66});
+	static const char *const lname[] = {"default", "flat", "lines", "whole"};
 	for (const cfg &c : cfgs) {
-		struct ess_fetch_tune tu = {c.b, c.u, c.h};
+		struct ess_fetch_tune tu = {c.b, c.u, c.h, c.l};
 		const uint64_t bytes = (uint64_t)lists[0].n * ROW;
 		double g = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
 		double s = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
-		printf("| %u | %u | %u | %.1f | %.2f | %.1f | %.2f |\n", c.h, c.u, c.b, g, g / h2d, s, s / d2h);
+		printf("| %s | %u | %u | %u | %.1f | %.2f | %.1f | %.2f |\n", lname[c.l], c.h, c.u, c.b, g, g / h2d, s, s / d2h);
 	}
 	for (int i = 0; i < NLISTS; i++)
 		free_list(&lists[i]);
@@ -416,10 +421,10 @@ int main(int argc, char **argv)
 	/* main table */
 	printf("## Fetch by batch and miss rate (SM path with the library's defaults; copy engine)\n\n");
 	printf("x bulk: against the 1 GiB bulk copy above; bulk same bytes: one cudaMemcpy of the list's total bytes.\n\n");
-	printf("| batch | miss %% | rows | MB | bulk same bytes H2D GB/s | SM gather GB/s | x bulk | SM scatter GB/s | x bulk | CE gather GB/s (copies) | CE gather, sequential slots GB/s (copies) |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+	printf("| batch | miss %% | rows | MB | bulk same bytes H2D GB/s | bulk same bytes D2H GB/s | SM gather GB/s | x bulk | x same bytes | SM scatter GB/s | x bulk | x same bytes | flat layout gather / scatter GB/s | CE gather GB/s (copies) | CE gather, sequential slots GB/s (copies) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	const uint32_t batches[] = {16, 64, 128};
 	const uint32_t rates[] = {5, 10, 20};
-	struct ess_fetch_tune tu = {0, 0, 0};
+	struct ess_fetch_tune tu = {0, 0, 0, 0};
 	CK(cudaMalloc(&same_d, (uint64_t)128 * TOPK * ROW));
 	for (uint32_t bt : batches)
 		for (uint32_t rate : rates) {
@@ -430,6 +435,10 @@ int main(int argc, char **argv)
 			double g = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
 			double s = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
 			double same = gbs(bytes, median_ms([&](int) { CK(cudaMemcpyAsync(same_d, pool_h, bytes, cudaMemcpyHostToDevice, bs)); }));
+			double same2 = gbs(bytes, median_ms([&](int) { CK(cudaMemcpyAsync(pool_h + (2ull << 30), same_d, bytes, cudaMemcpyDeviceToHost, bs)); }));
+			struct ess_fetch_tune tf = {0, 0, 0, ESS_FETCH_LAYOUT_FLAT};
+			double gf = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tf, bs)); }));
+			double sf = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tf, bs)); }));
 			uint32_t nc = 0, nc2 = 0;
 			double ce = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_copy_ce(pool_h, hot_d, ROW, lists[i % NLISTS].off.data(), lists[i % NLISTS].slot.data(), lists[i % NLISTS].n, 0, &nc, bs)); }));
 			for (int i = 0; i < NLISTS; i++)
@@ -439,15 +448,16 @@ int main(int argc, char **argv)
 			double ce2 = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_copy_ce(pool_h, hot_d, ROW, lists[i % NLISTS].off.data(), lists[i % NLISTS].slot.data(), lists[i % NLISTS].n, 0, &nc2, bs)); }));
 			for (int i = 0; i < NLISTS; i++)
 				free_list(&lists[i]);
-			printf("| %u | %u | %u | %.1f | %.1f | %.1f | %.2f | %.1f | %.2f | %.2f (%u) | %.2f (%u) |\n", bt, rate,
-			       bt * miss, bytes / 1e6, same, g, g / h2d, s, s / d2h, ce, nc, ce2, nc2);
+			printf("| %u | %u | %u | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f | %.1f / %.1f | %.2f (%u) | %.2f (%u) |\n", bt, rate,
+			       bt * miss, bytes / 1e6, same, same2, g, g / h2d, g / same, s, s / d2h, s / same2, gf, sf, ce, nc, ce2, nc2);
 			fflush(stdout);
 		}
 
 	}
 manage:
 	printf("\n## Management kernel per layer (top-k %u, %u slots, LRU, synthetic stream, 18 timed steps)\n\n", TOPK, SLOTS);
-	printf("| batch | target miss %% | seen miss %% | manage us/layer | manage + fetch us/layer | fetch GB/s within |\n|---|---|---|---|---|---|\n");
+	printf("radix only: the same kernel with ESS_MANAGE_RADIX_ONLY (victims by radix select, not the LRU histogram).\n\n");
+	printf("| batch | target miss %% | seen miss %% | manage us/layer | manage + fetch us/layer | fetch GB/s within | radix only: manage us/layer |\n|---|---|---|---|---|---|---|\n");
 	const uint32_t mb[] = {16, 64, 128};
 	const double mr[] = {0.05, 0.10, 0.20};
 	const bool one = getenv("ESS_BENCH_ONE") != NULL;	/* batch 64, 10% only */
@@ -455,10 +465,11 @@ manage:
 		for (double r : mr) {
 			if (one && (bt != 64 || r != 0.10))
 				continue;
-			double m1, m2, seen, fg;
-			mbench_run(bt, r, pool_d, pool_rows, &m1, &m2, &seen, &fg);
-			printf("| %u | %.0f | %.1f | %.1f | %.1f | %.1f |\n", bt, r * 100, seen * 100, m1 * 1000,
-			       m2 * 1000, fg);
+			double m1, m2, seen, fg, r1, r2, rseen, rfg;
+			mbench_run(bt, r, pool_d, pool_rows, 0, &m1, &m2, &seen, &fg);
+			mbench_run(bt, r, pool_d, pool_rows, ESS_MANAGE_RADIX_ONLY, &r1, &r2, &rseen, &rfg);
+			printf("| %u | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", bt, r * 100, seen * 100, m1 * 1000,
+			       m2 * 1000, fg, r1 * 1000);
 			fflush(stdout);
 		}
 	CK(cudaFree(same_d));

@@ -43,6 +43,15 @@ struct ess_fetch_tune {
 	uint32_t blocks;	/* grid size (0: 2 per SM) */
 	uint32_t unroll;	/* 16-byte loads in flight per thread: 4, 8, 16 */
 	uint32_t hint;		/* gather loads: 0 plain, 1 L2::256B, 2 nc+L2::256B */
+	uint32_t layout;	/* ESS_FETCH_LAYOUT_* (16-byte path, no hint) */
+};
+
+/* How a warp's lanes map onto the rows' bytes (cuda/fetch.cu): */
+enum {
+	ESS_FETCH_LAYOUT_DEFAULT = 0,	/* line-aligned (flat with a hint) */
+	ESS_FETCH_LAYOUT_FLAT = 1,	/* rows back to back in 16-B chunks */
+	ESS_FETCH_LAYOUT_LINES = 2,	/* each host 128-B line in one instruction */
+	ESS_FETCH_LAYOUT_WHOLE = 3,	/* as LINES; gathers read whole lines */
 };
 
 /* host_base must be pinned (cudaHostAlloc or cudaHostRegister'ed) and
@@ -108,6 +117,8 @@ struct ess_manage_args {
 
 /* ess_manage_args.flags */
 #define ESS_MANAGE_NO_TICK 1u	/* keep t (decode append: a fill at the current t) */
+#define ESS_MANAGE_RADIX_ONLY 2u /* LRU too: victims by radix select only
+				  * (tests and measurements) */
 
 enum {
 	ESS_CUDA_C_RESOLVES = 0,

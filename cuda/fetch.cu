@@ -42,11 +42,27 @@ template <typename V, int HINT> __device__ __forceinline__ V load_v(const char *
 template <> __device__ __forceinline__ int4 load_v<int4, 1>(const char *p) { return load16<1>(p); }
 template <> __device__ __forceinline__ int4 load_v<int4, 2>(const char *p) { return load16<2>(p); }
 
-template <typename V, int U, int HINT = 0>
+/*
+ * LAYOUT 0 (flat): a group's rows are one sequence of cpr chunks each, so a
+ * warp instruction's 512 B start at a row offset, not at a 128-B line of
+ * host memory; with 656-B rows (row starts 16 B apart mod 128) most lines
+ * are split between two instructions and so travel as two PCIe requests.
+ * LAYOUT 1 (line-aligned): each row gets a window of whole host lines (48
+ * chunks = 6 lines for 656 B), starting at its first line; chunk j of the
+ * window is host byte (off & ~127) + 16 j, used only where it lies inside
+ * the row.  Windows are multiples of 8 chunks and instructions cover 32, so
+ * every host line is touched by exactly one instruction of one warp.
+ * LAYOUT 2 (whole lines, gather only): as 1, but the loads also read the
+ * line bytes outside the row (never stored), so every host read is a full
+ * 128-B line; a line never crosses a page, so these bytes are mapped.
+ */
+template <typename V, int U, int HINT = 0, int LAYOUT = 0>
 __device__ __forceinline__ void copy_rows(const struct ess_kcopy &p)
 {
 	const uint32_t cpr = p.row_bytes / sizeof(V);	/* chunks per row */
-	uint32_t g_rows = (32u * U) / cpr;
+	/* chunks per row window: flat, or whole host lines (V is 16 B there) */
+	const uint32_t win = LAYOUT ? ((112u + p.row_bytes + 127u) / 128u) * 8u : cpr;
+	uint32_t g_rows = (32u * U) / win;
 	if (g_rows < 1)
 		g_rows = 1;
 	if (g_rows > 32)
@@ -56,6 +72,7 @@ __device__ __forceinline__ void copy_rows(const struct ess_kcopy &p)
 	const uint64_t nwarps = ((uint64_t)gridDim.x * blockDim.x) >> 5;
 	const uint32_t gps = (p.seg_cap + g_rows - 1) / g_rows;
 	const uint64_t total = (uint64_t)p.nseg * gps;
+	const char *host = p.dir ? p.dst : p.src;
 
 	for (uint64_t g = warp; g < total; g += nwarps) {
 		const uint32_t seg = (uint32_t)(g / gps);
@@ -73,7 +90,7 @@ __device__ __forceinline__ void copy_rows(const struct ess_kcopy &p)
 			my_off = p.off[e0 + lane];
 			my_slot = p.slot[e0 + lane];
 		}
-		const uint32_t nch = rows * cpr;
+		const uint32_t nch = rows * win;
 		for (uint32_t cb = 0; cb < nch; cb += 32u * U) {
 			V buf[U];
 			const char *sa[U];
@@ -81,17 +98,24 @@ __device__ __forceinline__ void copy_rows(const struct ess_kcopy &p)
 #pragma unroll
 			for (int k = 0; k < U; k++) {
 				const uint32_t c = cb + k * 32 + lane;
-				const uint32_t r = c < nch ? c / cpr : 0;
-				const uint32_t w = c - r * cpr;
+				const uint32_t r = c < nch ? c / win : 0;
+				const uint32_t j = c - r * win;
 				const uint64_t o = __shfl_sync(0xffffffffu, my_off, r);
 				const int32_t s = __shfl_sync(0xffffffffu, my_slot, r);
+				/* chunk of the row this lane moves (may be outside it) */
+				const uint32_t head = LAYOUT ? (uint32_t)(((uintptr_t)host + o) >> 4) & 7u : 0u;
+				const int32_t w = (int32_t)j - (int32_t)head;
+				const bool in_row = w >= 0 && (uint32_t)w < cpr;
+				/* LAYOUT 2: every chunk of the lines the row touches */
+				const bool do_load = LAYOUT == 2 && !p.dir ? j < ((head + cpr + 7u) & ~7u) : in_row;
 				sa[k] = nullptr;
 				da[k] = nullptr;
-				if (c < nch && s >= 0) {
-					const uint64_t so = (uint64_t)s * p.row_bytes + (uint64_t)w * sizeof(V);
-					const uint64_t ho = o + (uint64_t)w * sizeof(V);
+				if (c < nch && s >= 0 && do_load) {
+					const int64_t so = (int64_t)s * p.row_bytes + (int64_t)w * (int64_t)sizeof(V);
+					const int64_t ho = (int64_t)o + (int64_t)w * (int64_t)sizeof(V);
 					sa[k] = p.src + (p.dir ? so : ho);
-					da[k] = p.dst + (p.dir ? ho : so);
+					if (in_row)
+						da[k] = p.dst + (p.dir ? ho : so);
 				}
 			}
 #pragma unroll
@@ -117,3 +141,9 @@ __global__ void ess_k_copy16_u8_h2(struct ess_kcopy p) { copy_rows<int4, 8, 2>(p
 __global__ void ess_k_copy16_u16_h2(struct ess_kcopy p) { copy_rows<int4, 16, 2>(p); }
 __global__ void ess_k_copy4_u8(struct ess_kcopy p) { copy_rows<int, 8>(p); }
 __global__ void ess_k_copy1_u8(struct ess_kcopy p) { copy_rows<char, 8>(p); }
+__global__ void ess_k_copy16_u4_a(struct ess_kcopy p) { copy_rows<int4, 4, 0, 1>(p); }
+__global__ void ess_k_copy16_u8_a(struct ess_kcopy p) { copy_rows<int4, 8, 0, 1>(p); }
+__global__ void ess_k_copy16_u16_a(struct ess_kcopy p) { copy_rows<int4, 16, 0, 1>(p); }
+__global__ void ess_k_copy16_u4_w(struct ess_kcopy p) { copy_rows<int4, 4, 0, 2>(p); }
+__global__ void ess_k_copy16_u8_w(struct ess_kcopy p) { copy_rows<int4, 8, 0, 2>(p); }
+__global__ void ess_k_copy16_u16_w(struct ess_kcopy p) { copy_rows<int4, 16, 0, 2>(p); }

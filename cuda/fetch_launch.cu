@@ -83,10 +83,24 @@ extern "C" int ess_cuda_copy_launch(const void *src, void *dst, uint32_t row_byt
 		{ess_k_copy16_u4_h1, ess_k_copy16_u8_h1, ess_k_copy16_u16_h1},
 		{ess_k_copy16_u4_h2, ess_k_copy16_u8_h2, ess_k_copy16_u16_h2},
 	};
+	static void (*const k16l[2][3])(struct ess_kcopy) = {
+		{ess_k_copy16_u4_a, ess_k_copy16_u8_a, ess_k_copy16_u16_a},
+		{ess_k_copy16_u4_w, ess_k_copy16_u8_w, ess_k_copy16_u16_w},
+	};
+	uint32_t layout = tune ? tune->layout : (uint32_t)ESS_FETCH_LAYOUT_DEFAULT;
 	if (hint > 2)
 		return ess_cuda_inval("load hint");
-	if ((align & 15) == 0)
-		k = k16[hint][unroll <= 4 ? 0 : unroll <= 8 ? 1 : 2];
+	if (layout > (uint32_t)ESS_FETCH_LAYOUT_WHOLE)
+		return ess_cuda_inval("fetch layout");
+	if (hint && layout >= (uint32_t)ESS_FETCH_LAYOUT_LINES)
+		return ess_cuda_inval("load hint with a line layout");
+	if (layout == ESS_FETCH_LAYOUT_DEFAULT)
+		layout = hint ? ESS_FETCH_LAYOUT_FLAT : ESS_FETCH_LAYOUT_LINES;
+	const uint32_t ui = unroll <= 4 ? 0 : unroll <= 8 ? 1 : 2;
+	if ((align & 15) == 0 && layout == ESS_FETCH_LAYOUT_FLAT)
+		k = k16[hint][ui];
+	else if ((align & 15) == 0)
+		k = k16l[layout == ESS_FETCH_LAYOUT_WHOLE && !dir][ui];
 	else if ((align & 3) == 0)
 		k = ess_k_copy4_u8;
 	else

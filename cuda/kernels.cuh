@@ -35,6 +35,13 @@ __global__ void ess_k_copy16_u16_h1(struct ess_kcopy p);
 __global__ void ess_k_copy16_u4_h2(struct ess_kcopy p);
 __global__ void ess_k_copy16_u8_h2(struct ess_kcopy p);
 __global__ void ess_k_copy16_u16_h2(struct ess_kcopy p);
+/* line-aligned (_a) and whole-line (_w) lane layouts, no hint */
+__global__ void ess_k_copy16_u4_a(struct ess_kcopy p);
+__global__ void ess_k_copy16_u8_a(struct ess_kcopy p);
+__global__ void ess_k_copy16_u16_a(struct ess_kcopy p);
+__global__ void ess_k_copy16_u4_w(struct ess_kcopy p);
+__global__ void ess_k_copy16_u8_w(struct ess_kcopy p);
+__global__ void ess_k_copy16_u16_w(struct ess_kcopy p);
 __global__ void ess_k_copy4_u8(struct ess_kcopy p);
 __global__ void ess_k_copy1_u8(struct ess_kcopy p);
 

@@ -10,12 +10,15 @@
  *  B. The top-k row goes into a shared hash (token -> position), checking
  *     range and duplicates.
  *  C. One pass over the slots finds the hits (hash lookups), updates their
- *     key and freq, and takes the key range of the other slots.
- *  D. The misses are collected (their host extents checked).
- *  E. The m victims, the m smallest (key, slot) among the slots not hit,
- *     are found by a radix select on the key (8-bit digits, only over the
- *     bits where the candidates' keys differ: one pass for LRU), ties at
- *     the threshold key broken by a block scan in slot order.
+ *     key and freq, and takes the key range of the other slots; under LRU
+ *     also a histogram of their keys over the last 256 steps.
+ *  D. The misses are collected (their host extents checked); under LRU the
+ *     histogram gives the threshold key (the m-th smallest) at once.
+ *  E. The m victims, the m smallest (key, slot) among the slots not hit:
+ *     where the histogram did not give the threshold, a radix select on
+ *     the key (8-bit digits, only over the bits where the candidates' keys
+ *     differ); ties at the threshold key broken by a block scan in slot
+ *     order.
  *  F. Misses are sorted by token and victims by (key, slot), by counting
  *     ranks (all threads, broadcast reads), bitonic beyond 4 per thread.
  *  G. The i-th miss takes the i-th victim; the fetch list (host offset,
@@ -68,6 +71,14 @@ static __device__ __forceinline__ int32_t hash_find(const int32_t *htok,
 		if (v == EMPTY_TOK)
 			return -1;
 	}
+}
+
+/* 16-byte asynchronous copy global -> shared (both 16-byte aligned);
+ * complete after cp.async.wait_all in the issuing thread. */
+static __device__ __forceinline__ void cp_async16(void *dst_shared, const void *src)
+{
+	const uint32_t d = (uint32_t)__cvta_generic_to_shared(dst_shared);
+	asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" :: "r"(d), "l"(src) : "memory");
 }
 
 static __device__ void set_error(int32_t *err, int code, uint32_t req)
@@ -154,16 +165,24 @@ static __device__ __forceinline__ uint32_t lower_bound_kv(const uint64_t *k, con
 
 struct manage_smem {
 	uint64_t prefix, mask;
+	uint64_t fthr;		/* LRU histogram: threshold key, */
+	uint32_t fneed, fast;	/* slots to take at it, and whether it holds */
+	uint32_t lflags;	/* LRU histogram: LF_* seen in the hits pass */
 	uint32_t npass, remaining, nvalid, nhit, nmiss, nsel, nevict, bad, t;
 	uint32_t hist[256];
 	uint32_t wsum[NWARPS];
 	uint64_t wmin[NWARPS], wmax[NWARPS];
 };
 
+/* keys outside the LRU histogram's 256 buckets (base, base + 255] */
+#define LF_STALE 1u	/* a key below base (in bucket 0 with base itself) */
+#define LF_OVER 2u	/* a key above base + 255: histogram unusable */
+#define LRU_BUCKETS 256u
+
 #define POS_UNUSED (-1)
 #define POS_PENDING (-2)
 
-__global__ void __launch_bounds__(ESS_MANAGE_THREADS)
+__global__ void __launch_bounds__(ESS_MANAGE_THREADS, 1)
 ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	     uint32_t hash_cap, uint32_t sort_cap)
 {
@@ -208,33 +227,39 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	const uint64_t *ext = a.extent_off + map * a.max_extents;
 
 	PROF(0);
+	/* B0. the slot state is copied to shared memory by asynchronous
+	 * 16-byte copies (cp.async), issued first so that they are in flight
+	 * while the hash is cleared and the row is loaded and hashed */
+	const bool vec = (S & 3) == 0 &&
+			 !(((uintptr_t)tok_s | (uintptr_t)key_s | (uintptr_t)freq_s |
+			    (uintptr_t)stok | (uintptr_t)skey | (uintptr_t)sfreq) & 15);
+	if (vec) {
+		for (uint32_t i = tid; i < S / 4; i += nth) {
+			cp_async16(stok + 4 * i, tok_s + 4 * i);
+			cp_async16(sfreq + 4 * i, freq_s + 4 * i);
+			cp_async16(skey + 4 * i, key_s + 4 * i);
+			cp_async16(skey + 4 * i + 2, key_s + 4 * i + 2);
+		}
+		asm volatile("cp.async.commit_group;\n" ::: "memory");
+	}
 	/* A. clear */
 	for (uint32_t i = tid; i < hash_cap; i += nth)
 		htok[i] = EMPTY_TOK;
 	for (uint32_t i = tid; i < S; i += nth)
 		slot_hit[i] = 0;
+	for (uint32_t i = tid; i < 256; i += nth)
+		sm.hist[i] = 0;
 	if (tid == 0) {
 		sm.nvalid = sm.nhit = sm.nmiss = sm.nsel = sm.nevict = sm.bad = 0;
+		sm.fast = sm.lflags = 0;
 		sm.t = a.hs_t[req] + ((a.flags & ESS_MANAGE_NO_TICK) ? 0 : 1);
 	}
 	__syncthreads();
 	PROF(1);
 
-	/* B. copy the slot state (16-byte loads, all in flight together,
-	 * when the shapes allow); check and hash the row */
-	if ((S & 3) == 0 && !(((uintptr_t)tok_s | (uintptr_t)key_s | (uintptr_t)freq_s |
-				(uintptr_t)stok | (uintptr_t)skey | (uintptr_t)sfreq) & 15)) {
-		for (uint32_t i = tid; i < S / 4; i += nth) {
-			const int4 tv = ((const int4 *)tok_s)[i];
-			const int4 fv = ((const int4 *)freq_s)[i];
-			const int4 k0 = ((const int4 *)key_s)[2 * i];
-			const int4 k1 = ((const int4 *)key_s)[2 * i + 1];
-			((int4 *)stok)[i] = tv;
-			((int4 *)sfreq)[i] = fv;
-			((int4 *)skey)[2 * i] = k0;
-			((int4 *)skey)[2 * i + 1] = k1;
-		}
-	} else {
+	/* B. the slot state when the shapes do not allow 16-byte copies;
+	 * check and hash the row */
+	if (!vec) {
 		for (uint32_t i = tid; i < S; i += nth) {
 			stok[i] = tok_s[i];
 			skey[i] = key_s[i];
@@ -265,31 +290,57 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		}
 		warp_add(&sm.nvalid, ins);
 	}
+	if (vec)
+		asm volatile("cp.async.wait_all;\n" ::: "memory");
 	__syncthreads();
 	PROF(2);
 	uint32_t bad = sm.bad ? sm.bad : sm.nvalid > S ? (uint32_t)ESS_CUDA_ETOOMANY : 0;
 	const uint32_t t = sm.t;
 
-	/* C. hits (in shared memory only), and the key range of the rest */
+	/* C. hits (in shared memory only), and the key range of the rest.
+	 * Under LRU a key is the step of the slot's last use, at most t, and
+	 * the victims are the oldest: the other slots' keys also go into a
+	 * histogram of 256 buckets, key - base for keys above base = t - 255
+	 * and bucket 0 for the rest, which gives the threshold key in D
+	 * without the radix passes whenever it lies above bucket 0 (or
+	 * bucket 0 holds one key). */
+	const bool lru_hist = a.policy == ESS_POLICY_LRU && !(a.flags & ESS_MANAGE_RADIX_ONLY);
+	const uint64_t base = t >= LRU_BUCKETS - 1 ? (uint64_t)t - (LRU_BUCKETS - 1) : 0;
 	uint64_t lo = UINT64_MAX, hi = 0;
 	if (!bad) {
-		uint32_t myhits = 0;
+		uint32_t myhits = 0, lf = 0;
 		for (uint32_t s = tid; s < S; s += nth) {
 			const int32_t tok = stok[s];
 			const int32_t pos = tok < 0 ? -1 : hash_find(htok, hpos, hash_cap, tok);
+			int dig = -1;
 			if (pos < 0) {
 				const uint64_t k = skey[s];
 				lo = k < lo ? k : lo;
 				hi = k > hi ? k : hi;
-				continue;
+				if (k < base)
+					lf |= LF_STALE;
+				else if (k - base >= LRU_BUCKETS)
+					lf |= LF_OVER;
+				dig = k <= base ? 0 : k - base < LRU_BUCKETS ? (int)(k - base) : -1;
+			} else {
+				slot_hit[s] = 1;
+				posslot[pos] = (int32_t)s;
+				const uint32_t f = sfreq[s];
+				skey[s] = ess_policy_hit_key(a.policy, skey[s], f, t);
+				sfreq[s] = f == UINT32_MAX ? f : f + 1;
+				myhits++;
 			}
-			slot_hit[s] = 1;
-			posslot[pos] = (int32_t)s;
-			const uint32_t f = sfreq[s];
-			skey[s] = ess_policy_hit_key(a.policy, skey[s], f, t);
-			sfreq[s] = f == UINT32_MAX ? f : f + 1;
-			myhits++;
+			if (lru_hist) {
+				/* one atomic per distinct bucket per warp */
+				const uint32_t am = __activemask();
+				const uint32_t peers = __match_any_sync(am, dig);
+				if (dig >= 0 && lane == (uint32_t)(__ffs(peers) - 1))
+					atomicAdd(&sm.hist[dig], (uint32_t)__popc(peers));
+			}
 		}
+		lf = __reduce_or_sync(0xffffffffu, lf);
+		if (lane == 0 && lf)
+			atomicOr(&sm.lflags, lf);
 #pragma unroll
 		for (int d = 16; d > 0; d >>= 1) {
 			uint64_t l2 = __shfl_xor_sync(0xffffffffu, lo, d);
@@ -325,19 +376,61 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 				rank_v[j] = 0;
 			}
 		}
-		if (tid == 0) {
+		if (tid < 32) {
+			/* warp 0: the key range of the slots not hit */
 			uint64_t l = UINT64_MAX, h = 0;
-			for (int w = 0; w < NWARPS; w++) {
+			for (uint32_t w = lane; w < NWARPS; w += 32) {
 				l = sm.wmin[w] < l ? sm.wmin[w] : l;
 				h = sm.wmax[w] > h ? sm.wmax[w] : h;
 			}
-			const int hb = l >= h ? 0 : 64 - __clzll((long long)(l ^ h));
-			sm.mask = hb >= 64 ? 0 : ~0ull << hb;
-			sm.prefix = l & sm.mask;
-			sm.npass = (uint32_t)((hb + 7) / 8);
+#pragma unroll
+			for (int d = 16; d > 0; d >>= 1) {
+				const uint64_t l2 = __shfl_xor_sync(0xffffffffu, l, d);
+				const uint64_t h2 = __shfl_xor_sync(0xffffffffu, h, d);
+				l = l2 < l ? l2 : l;
+				h = h2 > h ? h2 : h;
+			}
+			if (lane == 0) {
+				const int hb = l >= h ? 0 : 64 - __clzll((long long)(l ^ h));
+				sm.mask = hb >= 64 ? 0 : ~0ull << hb;
+				sm.prefix = l & sm.mask;
+				sm.npass = (uint32_t)((hb + 7) / 8);
+			}
+		} else if (tid < 64 && lru_hist) {
+			/* warp 1: the m-th smallest key from the LRU histogram
+			 * (m = valid entries - hits), then the histogram cleared
+			 * for the radix passes in case it does not hold */
+			const uint32_t mm = sm.nvalid - sm.nhit;
+			uint32_t sum = 0;
+			for (int j = 0; j < 8; j++)
+				sum += sm.hist[lane * 8 + j];
+			uint32_t incl = sum;
+#pragma unroll
+			for (int d = 1; d < 32; d <<= 1) {
+				const uint32_t y = __shfl_up_sync(0xffffffffu, incl, d);
+				if (lane >= (uint32_t)d)
+					incl += y;
+			}
+			const uint32_t ball = __ballot_sync(0xffffffffu, incl >= mm);
+			const uint32_t first = ball ? __ffs(ball) - 1 : 32;
+			if (mm > 0 && lane == first) {
+				uint32_t d = lane * 8, cum = incl - sum;
+				for (;; d++) {
+					if (cum + sm.hist[d] >= mm)
+						break;
+					cum += sm.hist[d];
+				}
+				const uint32_t lf = sm.lflags;
+				if (!(lf & LF_OVER) && (d > 0 || !(lf & LF_STALE))) {
+					sm.fthr = base + d;
+					sm.fneed = mm - cum;
+					sm.fast = 1;
+				}
+			}
+			__syncwarp();	/* every lane has read the histogram */
+			for (int j = 0; j < 8; j++)
+				sm.hist[lane * 8 + j] = 0;
 		}
-		for (uint32_t i = tid; i < 256; i += nth)
-			sm.hist[i] = 0;
 	}
 	__syncthreads();
 	PROF(4);
@@ -354,12 +447,15 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		return;
 	}
 	const uint32_t m = sm.nmiss;
-	if (tid == 0 && sm.npass)	/* read after the first pass's barrier */
+	/* (m equals valid - hits in any consistent hot set; checked anyway) */
+	const bool fast = sm.fast && m == sm.nvalid - sm.nhit;
+	if (tid == 0 && sm.npass && !fast)	/* read after the first pass's barrier */
 		sm.remaining = m;
 
 	if (m > 0) {
-		/* E1. radix select of the m-th smallest key */
-		for (int pass = (int)sm.npass - 1; pass >= 0; pass--) {
+		/* E1. radix select of the m-th smallest key (unless the LRU
+		 * histogram gave it) */
+		for (int pass = fast ? -1 : (int)sm.npass - 1; pass >= 0; pass--) {
 			const int shift = pass * 8;
 			const uint64_t mask = sm.mask, prefix = sm.prefix;
 			for (uint32_t s = tid; s < S; s += nth) {
@@ -413,8 +509,8 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 
 		/* E2. take every candidate under the threshold key and the lowest
 		 * `remaining` slots at it */
-		const uint64_t thr = sm.prefix;
-		const uint32_t need = sm.npass ? sm.remaining : m;
+		const uint64_t thr = fast ? sm.fthr : sm.prefix;
+		const uint32_t need = fast ? sm.fneed : sm.npass ? sm.remaining : m;
 		/* each warp takes a contiguous run of slots, 32 at a time:
 		 * coalesced, conflict-free, ranks by ballot */
 		const uint32_t w = tid >> 5;
@@ -429,9 +525,12 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		if (lane == 0)
 			sm.wsum[w] = eqw;
 		__syncthreads();
+		/* ties in the warps before this one */
 		uint32_t rank = 0;
-		for (uint32_t v = 0; v < w; v++)
-			rank += sm.wsum[v];
+		for (uint32_t v0 = 0; v0 < w; v0 += 32) {
+			const uint32_t v = v0 + lane;
+			rank += __reduce_add_sync(0xffffffffu, v < w ? sm.wsum[v] : 0u);
+		}
 		const uint32_t lt = (1u << lane) - 1;
 		for (uint32_t s0 = w0; s0 < w1; s0 += 32) {
 			const uint32_t s = s0 + lane;

@@ -122,7 +122,9 @@ static void flat_list(const struct list *l, uint64_t *off, int32_t *slot, uint32
 }
 
 /* gather: 0 SM kernel, 1 copy engine */
-static cudaStream_t cs;	/* a created stream (cudaMemcpyBatchAsync needs one) */
+static cudaStream_t cs;
+static uint32_t g_layout;	/* ESS_FETCH_LAYOUT_* of the SM tests */
+static const char *const layout_name[] = {"default", "flat", "lines", "whole lines"};	/* a created stream (cudaMemcpyBatchAsync needs one) */
 
 static void test_gather(uint32_t rb, uint32_t unroll, uint32_t blocks, int ce, int adjacent,
 			uint32_t hint)
@@ -152,7 +154,7 @@ static void test_gather(uint32_t rb, uint32_t unroll, uint32_t blocks, int ce, i
 		free(slot);
 	} else {
 		struct ess_fetch_list fl;
-		struct ess_fetch_tune tu = {blocks, unroll, hint};
+		struct ess_fetch_tune tu = {blocks, unroll, hint, g_layout};
 		upload(&l, &fl, bufs);
 		rc = ess_cuda_gather(pool_d, slots_d, rb, &fl, &tu, 0);
 	}
@@ -169,8 +171,9 @@ static void test_gather(uint32_t rb, uint32_t unroll, uint32_t blocks, int ce, i
 			bad += memcmp(got, pool_h + l.off[owner[s]], rb) != 0;
 	}
 	tap_ok(rc == 0 && e == cudaSuccess && bad == 0 && untouched_bad == 0,
-	       "gather %s row %u B unroll %u blocks %u hint %u%s: %u+%u rows, %u wrong, %u outside the list changed%s",
-	       ce == 2 ? "copy-engine (default stream)" : ce ? "copy-engine" : "SM", rb, unroll, blocks, hint, adjacent ? " (adjacent slots)" : "",
+	       "gather %s row %u B unroll %u blocks %u hint %u layout %s%s: %u+%u rows, %u wrong, %u outside the list changed%s",
+	       ce == 2 ? "copy-engine (default stream)" : ce ? "copy-engine" : "SM", rb, unroll, blocks, hint,
+	       layout_name[g_layout], adjacent ? " (adjacent slots)" : "",
 	       l.count[0], l.count[1], bad, untouched_bad, rc ? ess_cuda_last_error() : "");
 	if (ce && adjacent)
 		tap_ok(ncopies > 0 && ncopies < n, "copy engine coalesced %u rows into %u copies", n, ncopies);
@@ -207,7 +210,7 @@ static void test_scatter(uint32_t rb, uint32_t unroll, int ce)
 		free(slot);
 	} else {
 		struct ess_fetch_list fl;
-		struct ess_fetch_tune tu = {0, unroll, 0};
+		struct ess_fetch_tune tu = {0, unroll, 0, g_layout};
 		upload(&l, &fl, bufs);
 		rc = ess_cuda_scatter(pool_d, slots_d, rb, &fl, &tu, 0);
 	}
@@ -226,8 +229,8 @@ static void test_scatter(uint32_t rb, uint32_t unroll, int ce)
 		if (!mark[r])
 			outside += !check_all_byte(pool_h + r * rb, rb, POISON_H);
 	tap_ok(rc == 0 && e == cudaSuccess && bad == 0 && outside == 0,
-	       "scatter %s row %u B unroll %u: %u+%u rows, %u wrong, %llu other rows changed",
-	       ce ? "copy-engine" : "SM", rb, unroll, l.count[0], l.count[1], bad,
+	       "scatter %s row %u B unroll %u layout %s: %u+%u rows, %u wrong, %llu other rows changed",
+	       ce ? "copy-engine" : "SM", rb, unroll, layout_name[g_layout], l.count[0], l.count[1], bad,
 	       (unsigned long long)outside);
 	for (int i = 0; i < 3; i++)
 		cudaFree(bufs[i]);
@@ -243,6 +246,31 @@ static void test_bad_args(void)
 	       "gather with NULL list arrays is -EINVAL");
 	tap_ok(ess_cuda_gather(pool_d, slots_d, 656, NULL, NULL, 0) == -EINVAL,
 	       "gather with NULL list is -EINVAL");
+	{
+		/* a valid one-row list, refused for its tuning alone */
+		uint64_t *o;
+		int32_t *sl;
+		uint32_t *c, one = 1;
+		const uint64_t off0 = 0;
+		const int32_t slot0 = 0;
+		CK(cudaMalloc(&o, 8));
+		CK(cudaMalloc(&sl, 4));
+		CK(cudaMalloc(&c, 4));
+		CK(cudaMemcpy(o, &off0, 8, cudaMemcpyHostToDevice));
+		CK(cudaMemcpy(sl, &slot0, 4, cudaMemcpyHostToDevice));
+		CK(cudaMemcpy(c, &one, 4, cudaMemcpyHostToDevice));
+		struct ess_fetch_list ok = {o, sl, c, 1, 1};
+		struct ess_fetch_tune t1 = {0, 8, 0, 4};
+		struct ess_fetch_tune t2 = {0, 8, 1, ESS_FETCH_LAYOUT_LINES};
+		tap_ok(ess_cuda_gather(pool_d, slots_d, 656, &ok, &t1, 0) == -EINVAL,
+		       "gather with an unknown layout is -EINVAL");
+		tap_ok(ess_cuda_gather(pool_d, slots_d, 656, &ok, &t2, 0) == -EINVAL,
+		       "gather with a load hint and the line layout is -EINVAL");
+		CK(cudaDeviceSynchronize());
+		cudaFree(o);
+		cudaFree(sl);
+		cudaFree(c);
+	}
 	uint64_t off = 0;
 	int32_t slot = -3;
 	tap_ok(ess_cuda_copy_ce(pool_h, slots_d, 656, &off, &slot, 1, 0, NULL, 0) == -EINVAL,
@@ -287,6 +315,15 @@ int main(void)
 	test_scatter(100, 8, 0);
 	test_scatter(13, 8, 0);
 	test_scatter(656, 0, 1);
+	/* each lane layout explicitly (the default above is "lines") */
+	for (g_layout = ESS_FETCH_LAYOUT_FLAT; g_layout <= ESS_FETCH_LAYOUT_WHOLE; g_layout++) {
+		test_gather(656, 4, 0, 0, 0, 0);
+		test_gather(656, 16, 0, 0, 0, 0);
+		test_gather(1152, 8, 0, 0, 0, 0);
+		test_scatter(656, 8, 0);
+		test_scatter(1152, 16, 0);
+	}
+	g_layout = ESS_FETCH_LAYOUT_DEFAULT;
 	test_bad_args();
 
 	CK(cudaHostUnregister(pool_h));

@@ -31,6 +31,8 @@ struct geom {
 	uint32_t keep_pct;	/* share of the previous row kept */
 	uint32_t unused_pct;	/* share of -1 entries */
 	int graph_from;		/* steps from here on replay a CUDA graph (-1 never) */
+	uint32_t policy;	/* enum ess_policy_id (0: LRU) */
+	uint32_t flags;		/* ESS_MANAGE_* of every step */
 };
 
 struct state {
@@ -93,7 +95,7 @@ static void setup(struct state *st, const struct geom *g)
 
 	st->ref = (struct ess_hotset *)calloc(g->max_req, sizeof(*st->ref));
 	for (uint32_t r = 0; r < g->max_req; r++)
-		if (ess_hotset_init(&st->ref[r], g->slots, ESS_POLICY_LRU) != 0) {
+		if (ess_hotset_init(&st->ref[r], g->slots, g->policy) != 0) {
 			tap_ok(0, "ess_hotset_init");
 			exit(1);
 		}
@@ -192,6 +194,36 @@ static void next_row(struct state *st, uint32_t r, int32_t *row)
 	free(used);
 }
 
+/* Make sure row (of request r) has a miss: where every valid entry is
+ * held, its first valid entry becomes a token neither held nor in the row
+ * (rows that keep most of the previous one often have no miss). */
+static void force_miss(const struct state *st, uint32_t r, int32_t *row)
+{
+	const uint32_t K = st->g->topk;
+	const uint32_t ntok = st->ntok_h[r * LAYERS + LAYER];
+	uint32_t i, first = K;
+	for (i = 0; i < K; i++) {
+		if (row[i] < 0)
+			continue;
+		if (first == K)
+			first = i;
+		if (ess_hotset_lookup(&st->ref[r], row[i]) < 0)
+			return;
+	}
+	if (first == K)
+		return;
+	for (int32_t tok = 0; (uint32_t)tok < ntok; tok++) {
+		if (ess_hotset_lookup(&st->ref[r], tok) >= 0)
+			continue;
+		for (i = 0; i < K && row[i] != tok; i++)
+			;
+		if (i == K) {
+			row[first] = tok;
+			return;
+		}
+	}
+}
+
 static struct ess_manage_args make_args(const struct state *st)
 {
 	const struct geom *g = st->g;
@@ -204,7 +236,8 @@ static struct ess_manage_args make_args(const struct state *st)
 	a.hs_t = st->t_d + (uint64_t)LAYER * g->max_req;
 	a.slots = g->slots;
 	a.topk = g->topk;
-	a.policy = ESS_POLICY_LRU;
+	a.policy = g->policy;
+	a.flags = g->flags;
 	a.nreq = g->nreq;
 	a.reqs = st->reqs_d;
 	a.topk_rows = st->topk_d;
@@ -480,6 +513,7 @@ static void run_geom(const struct geom *g, int quick)
 		case 1: row[i0] = -7; break;
 		case 2: row[i1 < K ? i1 : i0] = row[i0]; break;
 		case 3:	/* every extent of (r, LAYER) gone: the row's misses have none */
+			force_miss(&st, r, row);
 			ei = ((uint64_t)r * LAYERS + LAYER) * st.max_ext;
 			memcpy(saved, st.ext_h + ei, 8ull * st.max_ext);
 			for (uint32_t e = 0; e < st.max_ext; e++)
@@ -517,7 +551,7 @@ static void run_geom(const struct geom *g, int quick)
 /* More valid entries than slots (topk > slots). */
 static void test_too_many(void)
 {
-	static const struct geom g = {"small-k>slots", 64, 96, 3, 2, 1024, 1, 50, 30, -1};
+	static const struct geom g = {"small-k>slots", 64, 96, 3, 2, 1024, 1, 50, 30, -1, ESS_POLICY_LRU, 0};
 	struct state st;
 	setup(&st, &g);
 	uint32_t reqs[2] = {2, 0};
@@ -552,13 +586,25 @@ int main(void)
 	rng_seed();
 	const int quick = getenv("ESS_GPU_QUICK") && atoi(getenv("ESS_GPU_QUICK"));
 	/* name, slots, topk, max_req, nreq, max_tokens, steps, keep%, unused%, graph */
-	static const struct geom small = {"small", 64, 48, 6, 5, 2048, 300, 70, 5, 150};
-	static const struct geom dsa = {"dsa-6144/2048", 6144, 2048, 10, 8, 16384, 40, 90, 2, 20};
-	static const struct geom sparse = {"k>slots-sparse", 96, 128, 4, 4, 4096, 120, 60, 40, -1};
+	static const struct geom small = {"small", 64, 48, 6, 5, 2048, 300, 70, 5, 150, ESS_POLICY_LRU, 0};
+	static const struct geom dsa = {"dsa-6144/2048", 6144, 2048, 10, 8, 16384, 40, 90, 2, 20, ESS_POLICY_LRU, 0};
+	static const struct geom sparse = {"k>slots-sparse", 96, 128, 4, 4, 4096, 120, 60, 40, -1, ESS_POLICY_LRU, 0};
+	/* LRU victims by the radix select alone; other policies (radix) */
+	static const struct geom radix = {"small-radix-only", 64, 48, 6, 5, 2048, 300, 70, 5, -1,
+					  ESS_POLICY_LRU, ESS_MANAGE_RADIX_ONLY};
+	static const struct geom lfru = {"small-lfru", 64, 48, 6, 5, 2048, 200, 70, 5, -1, ESS_POLICY_LFRU, 0};
+	static const struct geom ret = {"small-ret", 64, 48, 6, 5, 2048, 200, 70, 5, -1, ESS_POLICY_RET, 0};
+	/* few misses over 400 steps: keys older than t - 255 (the LRU
+	 * histogram's bucket 0 holds several keys: radix fallback) */
+	static const struct geom stale = {"stale-keys", 64, 16, 4, 4, 2048, 400, 99, 0, -1, ESS_POLICY_LRU, 0};
 	test_bad_args();
 	run_geom(&small, quick);
 	run_geom(&dsa, quick);
 	run_geom(&sparse, quick);
+	run_geom(&radix, quick);
+	run_geom(&lfru, quick);
+	run_geom(&ret, quick);
+	run_geom(&stale, quick);
 	test_too_many();
 	printf("1..%d\n", tap_n);
 	return tap_fail ? 1 : 0;
