@@ -6,7 +6,9 @@
  *   the copy-engine path, and the management kernel's time per layer, at
  *   several batch sizes and miss rates.
  *
- *   ess-bench-fetch [pool_GiB (4)] [reps (9)]
+ *   ess-bench-fetch [pool_GiB (4)] [reps (9)] [manage|bulk]
+ *   (manage: the management table only; bulk: the bulk-copy-unit gather
+ *   experiment only)
  *
  * Each measurement is the median of reps timed runs (CUDA events), after a
  * warm-up; gathers rotate over 8 different row lists (> L2) so no run reads
@@ -334,6 +336,108 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 		cudaFree(d[i]);
 }
 
+/* ---- experiment: gather through the bulk copy unit (TMA) ----
+ * cp.async.bulk copies whole rows from host memory into shared memory
+ * (one bulk copy per row, completing on an mbarrier, two stages), and the
+ * block then stores them to their slots.  Measured against the SM gather
+ * to see whether the bulk unit reads the host over PCIe differently.
+ * (ess-bench-fetch POOL REPS bulk) */
+#define BULK_R 32
+static __device__ __forceinline__ uint32_t smem_u32(const void *p)
+{
+	return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+__global__ void __launch_bounds__(128) bulk_gather(const char *host, char *dev, const uint64_t *off,
+						   const int32_t *slot, uint32_t n, uint32_t rb)
+{
+	extern __shared__ __align__(128) unsigned char buf[];	/* [2][BULK_R * rb] */
+	__shared__ __align__(8) uint64_t bar[2];
+	const uint32_t tid = threadIdx.x;
+	if (tid == 0) {
+		asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(smem_u32(&bar[0])));
+		asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(smem_u32(&bar[1])));
+		asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+	}
+	__syncthreads();
+	const uint32_t nb = (n + BULK_R - 1) / BULK_R;
+	auto issue = [&](uint32_t batch, uint32_t st) {
+		const uint32_t r0 = batch * BULK_R, cnt = min(BULK_R, n - r0);
+		if (tid == 0)
+			asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;"
+				     :: "r"(smem_u32(&bar[st])), "r"(cnt * rb) : "memory");
+		if (tid < cnt) {
+			asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+			asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+				     :: "r"(smem_u32(buf + (st * BULK_R + tid) * rb)), "l"(host + off[r0 + tid]),
+				        "r"(rb), "r"(smem_u32(&bar[st])) : "memory");
+		}
+	};
+	uint32_t k = 0;
+	if (blockIdx.x < nb)
+		issue(blockIdx.x, 0);
+	for (uint32_t batch = blockIdx.x; batch < nb; batch += gridDim.x, k++) {
+		const uint32_t st = k & 1, par = (k >> 1) & 1;
+		if (batch + gridDim.x < nb)
+			issue(batch + gridDim.x, st ^ 1);
+		asm volatile("{\n .reg .pred p;\n WAIT_%=:\n"
+			     " mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+			     " @!p bra WAIT_%=;\n}" :: "r"(smem_u32(&bar[st])), "r"(par) : "memory");
+		const uint32_t r0 = batch * BULK_R, cnt = min(BULK_R, n - r0), cpr = rb / 16;
+		for (uint32_t c = tid; c < cnt * cpr; c += blockDim.x) {
+			const uint32_t r = c / cpr, w = c - r * cpr;
+			*(int4 *)(dev + (uint64_t)slot[r0 + r] * rb + w * 16) =
+				*(const int4 *)(buf + (st * BULK_R + r) * rb + w * 16);
+		}
+		__syncthreads();
+	}
+}
+
+static void bulk_experiment(const unsigned char *pool_h, const void *pool_d, uint64_t pool_rows,
+			    unsigned char *hot_d)
+{
+	printf("## Experiment: gather through the bulk copy unit (cp.async.bulk per row, batch 64)\n\n");
+	printf("| miss %% | rows | MB | bulk same bytes H2D GB/s | SM gather (default) GB/s | bulk-unit gather 66 blocks GB/s | 132 blocks GB/s | rows wrong |\n|---|---|---|---|---|---|---|---|\n");
+	const size_t smem = 2ull * BULK_R * ROW;
+	CK(cudaFuncSetAttribute(bulk_gather, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+	unsigned char *same_d;
+	CK(cudaMalloc(&same_d, 64ull * TOPK * ROW));
+	for (uint32_t rate : {5u, 10u, 20u}) {
+		const uint32_t miss = TOPK * rate / 100;
+		struct dlist lists[NLISTS];
+		for (int i = 0; i < NLISTS; i++)
+			make_list(&lists[i], 64, miss, pool_rows, 0);
+		const uint64_t bytes = (uint64_t)lists[0].n * ROW;
+		struct ess_fetch_tune tu = {0, 0, 0, 0};
+		double same = gbs(bytes, median_ms([&](int) { CK(cudaMemcpyAsync(same_d, pool_h, bytes, cudaMemcpyHostToDevice, bs)); }));
+		double g = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
+		double t[2];
+		const uint32_t grids[2] = {66, 132};
+		for (int gi = 0; gi < 2; gi++)
+			t[gi] = gbs(bytes, median_ms([&](int i) {
+				const struct dlist &l = lists[i % NLISTS];
+				bulk_gather<<<grids[gi], 128, smem, bs>>>((const char *)pool_d, (char *)hot_d, l.off_d, l.slot_d, l.n, ROW);
+				CK(cudaGetLastError());
+			}));
+		/* every row of list 0 right after one more bulk-unit gather */
+		CK(cudaMemsetAsync(hot_d, 0x5c, 64ull * SLOTS * ROW, bs));
+		bulk_gather<<<66, 128, smem, bs>>>((const char *)pool_d, (char *)hot_d, lists[0].off_d, lists[0].slot_d, lists[0].n, ROW);
+		CK(cudaGetLastError());
+		CK(cudaStreamSynchronize(bs));
+		std::vector<unsigned char> row(ROW);
+		uint32_t wrong = 0;
+		for (uint32_t i = 0; i < lists[0].n; i++) {
+			CK(cudaMemcpy(row.data(), hot_d + (uint64_t)lists[0].slot[i] * ROW, ROW, cudaMemcpyDeviceToHost));
+			wrong += memcmp(row.data(), pool_h + lists[0].off[i], ROW) != 0;
+		}
+		printf("| %u | %u | %.1f | %.1f | %.1f | %.1f | %.1f | %u |\n", rate, lists[0].n, bytes / 1e6, same, g, t[0], t[1], wrong);
+		fflush(stdout);
+		for (int i = 0; i < NLISTS; i++)
+			free_list(&lists[i]);
+	}
+	CK(cudaFree(same_d));
+}
+
 int main(int argc, char **argv)
 {
 	const uint64_t pool_gib = argc > 1 ? strtoull(argv[1], NULL, 0) : 4;
@@ -377,6 +481,10 @@ int main(int argc, char **argv)
 
 	double h2d = 0, d2h = 0;
 	unsigned char *same_d = NULL;
+	if (argc > 3 && strcmp(argv[3], "bulk") == 0) {
+		bulk_experiment(pool_h, pool_d, pool_rows, hot_d);
+		return 0;
+	}
 	if (manage_only)
 		goto manage;
 	{

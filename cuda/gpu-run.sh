@@ -57,6 +57,9 @@ if [ "$what" = multi ]; then
 fi
 if [ "$what" != tests ]; then
 	build/bin/ess-bench-fetch 4 9 >"$OUT/fetch-table.md" 2>&1 || rc=1
+	# experiment: gather through the bulk copy unit (a stuck or faulting
+	# run costs only itself)
+	timeout 90 build/bin/ess-bench-fetch 4 9 bulk 2>&1 | sed -n '/^## Experiment/,$p' >>"$OUT/fetch-table.md"
 	cat "$OUT/fetch-table.md"
 	ESS_BENCH_ONE=1 build/bin/ess-bench-fetch-prof 1 3 manage 2>&1 | grep -E '^\| (16|64|128) \|.*\|$|phase' | tail -20 >"$OUT/prof.txt"
 	if [ -n "${ESS_BASELINE:-}" ] && [ -f "$ESS_BASELINE/manage.cu" ]; then
