@@ -258,6 +258,9 @@ int ess_create(const struct ess_config *cfg, ess_ctx **out,
 
 		if (ess_statshm_open(&ctx->statshm, &info, msg, sizeof(msg)))
 			ctx->statshm = NULL;
+		/* Publishing then also takes the pool level and the NVMe
+		 * tier's counters from the context. */
+		ess_statshm_bind(ctx->statshm, ctx);
 		ess_statshm_publish(ctx->statshm, &ctx->st);
 	}
 	ctx->err[0] = 0;

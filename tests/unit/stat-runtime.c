@@ -314,17 +314,20 @@ int main(void)
 	ctx = make(&c);
 	ok(segments() == 1, "ess_create published one segment in $ESS_STAT_DIR");
 	work(ctx, 30);
+	MUST(ess_sync(ctx, NULL));	/* publishes too: after the removal */
 
-	/* resolves reached the segment without ess_stats_get */
+	/* the work reached the segment without ess_stats_get */
 	run_stat(&ro, ARGV("--json", "--pid", pid_s));
 	MUST(ess_stats_get(ctx, &st));
 	ok(ro.status == 0 && st.resolves > 0 &&
 	   json_num(strstr(ro.out, "\"counters\""), "resolves") == (long long)st.resolves &&
 	   json_num(strstr(ro.out, "\"counters\""), "hits") == (long long)st.hits &&
-	   json_num(strstr(ro.out, "\"counters\""), "misses") == (long long)st.misses,
-	   "resolves published as they happen (%llu resolves, %llu hits, %llu misses)",
+	   json_num(strstr(ro.out, "\"counters\""), "misses") == (long long)st.misses &&
+	   json_num(strstr(ro.out, "\"counters\""), "dram_used_bytes") ==
+	   (long long)st.pool_used_bytes && st.pool_used_bytes > 0,
+	   "published as they happen (%llu resolves, %llu hits, %llu misses, %llu pool bytes used)",
 	   (unsigned long long)st.resolves, (unsigned long long)st.hits,
-	   (unsigned long long)st.misses);
+	   (unsigned long long)st.misses, (unsigned long long)st.pool_used_bytes);
 	run_free(&ro);
 
 	/* after ess_stats_get, every number equals the snapshot */
