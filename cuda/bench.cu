@@ -6,9 +6,8 @@
  *   the copy-engine path, and the management kernel's time per layer, at
  *   several batch sizes and miss rates.
  *
- *   ess-bench-fetch [pool_GiB (4)] [reps (9)] [manage|bulk]
- *   (manage: the management table only; bulk: the bulk-copy-unit gather
- *   experiment only)
+ *   ess-bench-fetch [pool_GiB (4)] [reps (9)] [manage|bulk|locality]
+ *   (manage: the management table only; bulk, locality: one experiment)
  *
  * Each measurement is the median of reps timed runs (CUDA events), after a
  * warm-up; gathers rotate over 8 different row lists (> L2) so no run reads
@@ -438,6 +437,70 @@ static void bulk_experiment(const unsigned char *pool_h, const void *pool_d, uin
 	CK(cudaFree(same_d));
 }
 
+/* ---- experiment: gather rate against host-address locality ----
+ * 13056 rows (batch 64 x 204) spaced `stride` rows apart (no two rows
+ * share a 128-B line from stride 2 on: the same bytes and line requests
+ * at every stride), to random distinct slots.  What changes with the
+ * stride is how many host pages and DRAM rows the list touches.
+ * (ess-bench-fetch POOL REPS locality) */
+static void make_strided(struct dlist *l, uint32_t n, uint64_t stride, uint64_t pool_rows)
+{
+	l->n = n;
+	l->off.resize(n);
+	l->slot.resize(n);
+	std::vector<int32_t> perm(64 * SLOTS);
+	for (uint32_t i = 0; i < perm.size(); i++)
+		perm[i] = (int32_t)i;
+	for (uint32_t i = (uint32_t)perm.size() - 1; i > 0; i--)
+		std::swap(perm[i], perm[rng() % (i + 1)]);
+	const uint64_t span = (uint64_t)n * stride;
+	const uint64_t r0 = span < pool_rows ? rng() % (pool_rows - span) : 0;
+	for (uint32_t i = 0; i < n; i++) {
+		l->off[i] = ((r0 + (uint64_t)i * stride) % pool_rows) * ROW;
+		l->slot[i] = perm[i];
+	}
+	std::sort(l->off.begin(), l->off.end());
+	CK(cudaMalloc(&l->off_d, 8ull * n));
+	CK(cudaMalloc(&l->slot_d, 4ull * n));
+	CK(cudaMalloc(&l->count_d, 4));
+	CK(cudaMemcpy(l->off_d, l->off.data(), 8ull * n, cudaMemcpyHostToDevice));
+	CK(cudaMemcpy(l->slot_d, l->slot.data(), 4ull * n, cudaMemcpyHostToDevice));
+	CK(cudaMemcpy(l->count_d, &l->n, 4, cudaMemcpyHostToDevice));
+	l->fl.off = l->off_d;
+	l->fl.slot = l->slot_d;
+	l->fl.count = l->count_d;
+	l->fl.nseg = 1;
+	l->fl.seg_cap = n;
+}
+
+static void locality_experiment(const unsigned char *pool_h, const void *pool_d, uint64_t pool_rows,
+				unsigned char *hot_d)
+{
+	const uint32_t n = 64 * 204;
+	unsigned char *same_d;
+	CK(cudaMalloc(&same_d, (uint64_t)n * ROW));
+	const double same = gbs((uint64_t)n * ROW, median_ms([&](int) { CK(cudaMemcpyAsync(same_d, pool_h, (uint64_t)n * ROW, cudaMemcpyHostToDevice, bs)); }));
+	printf("## Experiment: SM gather against host-address locality (%u rows, %.1f MB; bulk same bytes %.1f GB/s)\n\n",
+	       n, n * ROW / 1e6, same);
+	printf("| row stride | span MB | lines layout GB/s | x same bytes | flat layout GB/s | scatter (lines) GB/s |\n|---|---|---|---|---|---|\n");
+	for (uint64_t stride : {1ull, 2ull, 3ull, 7ull, 25ull, 100ull, 400ull}) {
+		struct dlist lists[NLISTS];
+		for (int i = 0; i < NLISTS; i++)
+			make_strided(&lists[i], n, stride, pool_rows);
+		const uint64_t bytes = (uint64_t)n * ROW;
+		struct ess_fetch_tune tl = {0, 0, 0, ESS_FETCH_LAYOUT_LINES}, tf = {0, 0, 0, ESS_FETCH_LAYOUT_FLAT};
+		double gl = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tl, bs)); }));
+		double gf = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tf, bs)); }));
+		double sl = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter((void *)pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tl, bs)); }));
+		printf("| %llu | %.1f | %.1f | %.2f | %.1f | %.1f |\n", (unsigned long long)stride, n * stride * ROW / 1e6,
+		       gl, gl / same, gf, sl);
+		fflush(stdout);
+		for (int i = 0; i < NLISTS; i++)
+			free_list(&lists[i]);
+	}
+	CK(cudaFree(same_d));
+}
+
 int main(int argc, char **argv)
 {
 	const uint64_t pool_gib = argc > 1 ? strtoull(argv[1], NULL, 0) : 4;
@@ -481,6 +544,10 @@ int main(int argc, char **argv)
 
 	double h2d = 0, d2h = 0;
 	unsigned char *same_d = NULL;
+	if (argc > 3 && strcmp(argv[3], "locality") == 0) {
+		locality_experiment(pool_h, pool_d, pool_rows, hot_d);
+		return 0;
+	}
 	if (argc > 3 && strcmp(argv[3], "bulk") == 0) {
 		bulk_experiment(pool_h, pool_d, pool_rows, hot_d);
 		return 0;

@@ -60,6 +60,8 @@ if [ "$what" != tests ]; then
 	# experiment: gather through the bulk copy unit (a stuck or faulting
 	# run costs only itself)
 	timeout 90 build/bin/ess-bench-fetch 4 9 bulk 2>&1 | sed -n '/^## Experiment/,$p' >>"$OUT/fetch-table.md"
+	# experiment: gather rate against host-address locality
+	timeout 90 build/bin/ess-bench-fetch 4 9 locality 2>&1 | sed -n '/^## Experiment/,$p' >>"$OUT/fetch-table.md"
 	cat "$OUT/fetch-table.md"
 	ESS_BENCH_ONE=1 build/bin/ess-bench-fetch-prof 1 3 manage 2>&1 | grep -E '^\| (16|64|128) \|.*\|$|phase' | tail -20 >"$OUT/prof.txt"
 	if [ -n "${ESS_BASELINE:-}" ] && [ -f "$ESS_BASELINE/manage.cu" ]; then
