@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "../../runtime/hotset.h"
-#include "policy-tap.h"
+#include "tap.h"
 
 #define NS 4
 

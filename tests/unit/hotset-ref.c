@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "../../runtime/hotset.h"
-#include "policy-tap.h"
+#include "tap.h"
 
 struct ref {
 	uint32_t n, policy, t;

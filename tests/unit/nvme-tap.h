@@ -16,54 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int tap_n;
-static int tap_failed;
-
-static inline void tap_plan(int n)
-{
-	printf("1..%d\n", n);
-	fflush(stdout);
-}
-
-static inline int tap_ok(int cond, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static inline int tap_ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		tap_failed = 1;
-	return cond;
-}
-
-static inline void tap_skip_all(const char *why)
-{
-	printf("1..0 # SKIP %s\n", why);
-	fflush(stdout);
-	exit(0);
-}
-
-static inline void tap_diag(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-static inline void tap_diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
+#include "tap.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 

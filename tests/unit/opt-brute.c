@@ -12,7 +12,7 @@
 
 #include "ess/trace.h"
 #include "../../runtime/hotset.h"
-#include "policy-tap.h"
+#include "tap.h"
 
 #define MAXTOK 12
 #define NSTATE (1u << MAXTOK)

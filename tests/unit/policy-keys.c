@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../../runtime/hotset.h"
-#include "policy-tap.h"
+#include "tap.h"
 
 /* Resolve a row; return the number of misses, or -1 on error. */
 static int step(struct ess_hotset *hs, const int32_t *row, uint32_t n)

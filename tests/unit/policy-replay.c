@@ -8,7 +8,7 @@
 
 #include "ess/trace.h"
 #include "../../runtime/hotset.h"
-#include "policy-tap.h"
+#include "tap.h"
 
 /*
  * 3 slots, top-2, prefill 4, one token appended per step:

@@ -16,43 +16,7 @@
 #include <unistd.h>
 
 #include "ess/ess.h"
-
-static int rt_n, rt_failed;
-
-__attribute__((format(printf, 2, 3)))
-static inline int ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++rt_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		rt_failed++;
-	return cond;
-}
-
-__attribute__((format(printf, 1, 2)))
-static inline void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static inline int done(void)
-{
-	printf("1..%d\n", rt_n);
-	return rt_failed ? 1 : 0;
-}
+#include "tap.h"
 
 /* Fail hard when the fixture itself cannot be built. */
 #define MUST(x) do { int r_ = (x); if (r_) { \

@@ -19,42 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int st_n, st_failed;
-
-__attribute__((format(printf, 2, 3)))
-static inline int ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++st_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		st_failed++;
-	return cond;
-}
-
-__attribute__((format(printf, 1, 2)))
-static inline void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static inline int done(void)
-{
-	printf("1..%d\n", st_n);
-	return st_failed ? 1 : 0;
-}
+#include "tap.h"
 
 #define MUST(x) do { long r_ = (long)(x); if (r_) { \
 	printf("Bail out! %s = %ld at %s:%d\n", #x, r_, __FILE__, __LINE__); \

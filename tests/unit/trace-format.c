@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "ess/trace.h"
-#include "policy-tap.h"
+#include "tap.h"
 
 static char dir[64], path[128], bad[128];
 static unsigned char *img;

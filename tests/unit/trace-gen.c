@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "ess/trace.h"
-#include "policy-tap.h"
+#include "tap.h"
 
 static struct ess_trace_gen base(void)
 {

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "policy-tap.h"
+#include "tap.h"
 
 static char tool[PATH_MAX], dir[64], out_path[128], err_path[128];
 static char out[65536], errs[65536];
