@@ -4,7 +4,11 @@ set -u
 cd "$(dirname "$0")/.."
 export TAP_TOTALS
 TAP_TOTALS=$(mktemp)
-trap 'rm -f "$TAP_TOTALS"' EXIT
+# Contexts made by the tests publish their counters here, not in /dev/shm
+# where a real engine's ess-stat would see them.
+export ESS_STAT_DIR
+ESS_STAT_DIR=$(mktemp -d)
+trap 'rm -rf "$TAP_TOTALS" "$ESS_STAT_DIR"' EXIT
 rc=0
 for target in check-unit check-asan check-install check-python check-kselftest check-gpu; do
 	if grep -q "^$target:" tests/build.mk kmod/build.mk cuda/build.mk runtime/build.mk tools/build.mk dist/install.mk tests/kselftest/build.mk 2>/dev/null; then
