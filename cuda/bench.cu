@@ -507,6 +507,10 @@ int main(int argc, char **argv)
 	if (argc > 2)
 		reps = atoi(argv[2]);
 	const bool manage_only = argc > 3 && strcmp(argv[3], "manage") == 0;
+	if (argc > 4 || (argc > 3 && !manage_only && strcmp(argv[3], "bulk") && strcmp(argv[3], "locality"))) {
+		fprintf(stderr, "usage: ess-bench-fetch [pool_GiB] [reps] [manage|bulk|locality]\n");
+		return 2;
+	}
 	int dev = 0, drv = 0, rt = 0;
 	cudaDeviceProp prop;
 	if (cudaGetDeviceProperties(&prop, dev) != cudaSuccess) {

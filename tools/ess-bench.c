@@ -2,8 +2,9 @@
 /*
  * ess-bench: front end of the benchmarks.
  *
- *   ess-bench fetch [pool_GiB] [reps] [manage]   GPU fetch/management table
- *   ess-bench fetch-multi                        the multi-GPU fetch check
+ *   ess-bench fetch [pool_GiB] [reps] [manage|bulk|locality]
+ *                          GPU fetch/management table, or one part of it
+ *   ess-bench fetch-multi  the multi-GPU fetch check
  *
  * The GPU benchmarks are CUDA programs built by cuda/build.mk next to this
  * one (build/bin/ess-bench-fetch, ess-bench-fetch-multi); libess itself
@@ -18,7 +19,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ess-bench fetch [pool_GiB] [reps] [manage]\n"
+	fprintf(f, "usage: ess-bench fetch [pool_GiB] [reps] [manage|bulk|locality]\n"
 		   "       ess-bench fetch-multi\n");
 }
 
