@@ -6,10 +6,10 @@
  *
  * Why this shape: a PCIe read has microseconds of latency, so the link is
  * only full when many loads are in flight.  A warp takes a group of G
- * consecutive list entries and flattens their rows into one sequence of
- * V-byte chunks (41 x 16 B for a 656-B row); each lane issues U loads
- * before its first store, so one warp keeps U x 32 chunks in flight, and
- * rows adjacent in host memory (the list is sorted) are read as one run.
+ * consecutive list entries and maps their rows onto one sequence of V-byte
+ * chunks (LAYOUT below: rows back to back, or each row in a window of whole
+ * host lines); each lane issues U loads before its first store, so one
+ * warp keeps U x 32 chunks in flight.
  * The group's offsets and slots are loaded once, one per lane, and passed
  * around by shuffles.  Warps walk the groups grid-stride, so a few SMs do
  * the whole copy (reference.md section 4: 8 SMs already reach the link).
