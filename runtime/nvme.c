@@ -56,6 +56,7 @@ struct op {
 	uint32_t crc;		/* write: CRC of the data at submission */
 	int32_t next_free;
 	bool bounced;
+	bool held;		/* read done, record kept for ess_nvme_verify */
 };
 
 struct range {
@@ -78,6 +79,7 @@ struct ess_nvme {
 
 	struct io_uring ring;
 	bool ring_ok;
+	bool defer_taskrun;	/* completions post only when we enter */
 
 	struct slot_meta *slots;
 	uint64_t slots_high;	/* slots[0..high) have been handed out once */
@@ -90,6 +92,8 @@ struct ess_nvme {
 	int32_t op_free;	/* head of the free list of op records */
 	unsigned int queued;	/* SQEs prepared, not submitted */
 	unsigned int inflight;	/* submitted, CQE not seen */
+	unsigned int held;	/* reads reaped raw, awaiting ess_nvme_verify */
+	bool defer_verify;	/* inside ess_nvme_reap_raw */
 
 	struct ess_nvme_cpl *done;
 	size_t done_head, done_count, done_cap;	/* ring buffer */
@@ -245,20 +249,27 @@ static int register_buffers(struct ess_nvme *st)
  */
 static int ring_init(struct ess_nvme *st, unsigned int entries)
 {
+	/* DEFER_TASKRUN (Linux 6.1) only with ESS_NVME_ONE_THREAD: the ring
+	 * then belongs to the opening thread. */
 	static const unsigned int tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		IORING_SETUP_TASKRUN_FLAG,
 		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
 		0,
 	};
 	struct io_uring_params p;
 	int ret = -EINVAL;
+	size_t i = (st->cfg.flags & ESS_NVME_ONE_THREAD) ? 0 : 1;
 
-	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+	for (; i < sizeof(tries) / sizeof(tries[0]); i++) {
 		memset(&p, 0, sizeof(p));
 		p.flags = tries[i];
 		ret = io_uring_queue_init_params(entries, &st->ring, &p);
 		if (ret != -EINVAL)
 			break;
 	}
+	if (ret == 0)
+		st->defer_taskrun = !!(p.flags & IORING_SETUP_DEFER_TASKRUN);
 	return ret;
 }
 
@@ -592,6 +603,14 @@ static void finish_read(struct ess_nvme *st, struct op *op, int res,
 		st->st.short_reads++;
 		goto bad;
 	}
+	if (st->defer_verify) {
+		/* ess_nvme_reap_raw: the CRC waits for ess_nvme_verify, which
+		 * needs this record (buffer, length) and the slot's CRC, so
+		 * both stay held until then. */
+		op->held = true;
+		c->status = ESS_NVME_UNVERIFIED;
+		return;
+	}
 	crc = ess_nvme_crc32c(op->iobuf, op->len);
 	if (crc != m->crc) {
 		res = fail(st, -EBADMSG,
@@ -613,11 +632,22 @@ bad:
 	c->status = res;
 }
 
+static void release_op(struct ess_nvme *st, unsigned int idx)
+{
+	struct op *op = &st->ops[idx];
+
+	st->slots[op->slot].busy--;
+	op->kind = 0;
+	op->held = false;
+	op->next_free = st->op_free;
+	st->op_free = (int32_t)idx;
+}
+
 static void complete_op(struct ess_nvme *st, unsigned int idx, int res)
 {
 	struct op *op = &st->ops[idx];
 	struct ess_nvme_cpl c = { .tag = op->tag, .slot = op->slot,
-				  .op = op->kind };
+				  .op = op->kind, .handle = idx + 1 };
 
 	if (st->inject_nth && st->inject_op == op->kind &&
 	    --st->inject_nth == 0)
@@ -626,11 +656,11 @@ static void complete_op(struct ess_nvme *st, unsigned int idx, int res)
 		finish_write(st, op, res, &c);
 	else
 		finish_read(st, op, res, &c);
-	st->slots[op->slot].busy--;
-	op->kind = 0;
-	op->next_free = st->op_free;
-	st->op_free = (int32_t)idx;
 	st->inflight--;
+	if (op->held)
+		st->held++;
+	else
+		release_op(st, idx);
 	if (done_push(st, &c) < 0) {
 		/* Cannot happen short of malloc failing; the status is lost,
 		 * so say so loudly rather than silently. */
@@ -665,12 +695,20 @@ static int do_submit(struct ess_nvme *st, unsigned int wait)
 
 	if (!st->queued && !st->inflight)
 		wait = 0;	/* nothing could ever complete */
-	if (!st->queued && !wait)
+	if (!st->queued && !wait) {
+		/* With DEFER_TASKRUN finished I/O is posted only when we
+		 * enter the kernel: a poll must enter to see it. */
+		if (st->defer_taskrun && st->inflight &&
+		    !io_uring_cq_ready(&st->ring))
+			io_uring_get_events(&st->ring);
 		return 0;
+	}
 	do {
 		ret = wait ? io_uring_submit_and_wait(&st->ring, wait) :
 			     io_uring_submit(&st->ring);
 	} while (ret == -EINTR);
+	if (ret == -EEXIST && st->defer_taskrun)
+		return fail(st, ret, "io_uring_submit: the store belongs to the thread that opened it (ESS_NVME_ONE_THREAD)");
 	if (ret < 0)
 		return fail(st, ret, "io_uring_submit: %s", strerror(-ret));
 	if (st->queued)
@@ -729,6 +767,10 @@ static int queue_op(struct ess_nvme *st, uint32_t kind, uint64_t slot,
 	uint64_t off = slot * st->slot_bytes;
 
 	while (st->op_free < 0) {
+		if (!st->queued && !st->inflight)
+			return fail(st, -EBUSY,
+				    "all %u operation records hold reads waiting for ess_nvme_verify",
+				    st->cfg.queue_depth);
 		ret = wait_one(st, UINT_MAX);
 		if (ret < 0)
 			return ret;
@@ -851,8 +893,8 @@ static unsigned int room(const struct ess_nvme *st, unsigned int max)
 	return st->done_count < max ? max - (unsigned int)st->done_count : 0;
 }
 
-int ess_nvme_reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
-		  unsigned int min_wait)
+static int reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
+		unsigned int min_wait)
 {
 	unsigned int n = 0;
 	int ret;
@@ -880,6 +922,53 @@ int ess_nvme_reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
 	return (int)n;
 }
 
+int ess_nvme_reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
+		  unsigned int min_wait)
+{
+	return reap(st, cpl, max, min_wait);
+}
+
+int ess_nvme_reap_raw(ess_nvme *st, struct ess_nvme_cpl *cpl,
+		      unsigned int max, unsigned int min_wait)
+{
+	int ret;
+
+	if (!st)
+		return -EINVAL;
+	/* Only completions taken in this call are left unverified: reap()
+	 * returns every one it processes (room()), so none of them can
+	 * reach a later ess_nvme_reap() unchecked. */
+	st->defer_verify = true;
+	ret = reap(st, cpl, max, min_wait);
+	st->defer_verify = false;
+	return ret;
+}
+
+int ess_nvme_verify(ess_nvme *st, struct ess_nvme_cpl *c)
+{
+	unsigned int idx;
+	struct op *op;
+
+	if (!st || !c)
+		return -EINVAL;
+	if (c->status != ESS_NVME_UNVERIFIED)
+		return c->status;	/* final already: nothing to check */
+	idx = (unsigned int)(c->handle - 1);
+	if (!c->handle || c->handle > st->cfg.queue_depth ||
+	    !st->ops[idx].held || st->ops[idx].slot != c->slot ||
+	    st->ops[idx].tag != c->tag)
+		return fail(st, -EINVAL,
+			    "verify: completion of slot %llu (handle %llu) is not awaiting verification",
+			    (unsigned long long)c->slot,
+			    (unsigned long long)c->handle);
+	op = &st->ops[idx];
+	st->defer_verify = false;
+	finish_read(st, op, (int)op->iolen, c);
+	st->held--;
+	release_op(st, idx);
+	return c->status;
+}
+
 unsigned int ess_nvme_pending(const ess_nvme *st)
 {
 	return st ? st->queued + st->inflight + (unsigned int)st->done_count : 0;
@@ -904,6 +993,7 @@ int ess_nvme_stats_get(const ess_nvme *st, struct ess_nvme_stats *out)
 		return -EINVAL;
 	*out = st->st;
 	out->in_flight = st->queued + st->inflight;
+	out->unverified = st->held;
 	return 0;
 }
 

@@ -53,8 +53,13 @@ extern "C" {
 #define ESS_NVME_CREATE    (1u << 0) /* create the file if it is missing */
 #define ESS_NVME_PREALLOC  (1u << 1) /* fallocate the whole capacity at open */
 #define ESS_NVME_NO_FIXED  (1u << 2) /* no registered buffers or files */
+/* Every call comes from the thread that opened the store: the ring is made
+ * with IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (as fio
+ * does), so completions are processed only when this thread waits, not by
+ * interrupting it.  A call from another thread fails -EEXIST. */
+#define ESS_NVME_ONE_THREAD (1u << 3)
 #define ESS_NVME_FLAGS     (ESS_NVME_CREATE | ESS_NVME_PREALLOC | \
-			    ESS_NVME_NO_FIXED)
+			    ESS_NVME_NO_FIXED | ESS_NVME_ONE_THREAD)
 
 #define ESS_NVME_QD_MAX        4096u
 #define ESS_NVME_EXTENT_MAX    (64u << 20)	/* largest extent_bytes */
@@ -130,8 +135,14 @@ struct ess_nvme_cpl {
 	uint64_t tag;
 	uint64_t slot;
 	uint32_t op;		/* enum ess_nvme_op */
-	int32_t status;		/* 0 or a negative errno, see above */
+	int32_t status;		/* 0 or a negative errno, see above, or
+				 * ESS_NVME_UNVERIFIED (ess_nvme_reap_raw) */
+	uint64_t handle;	/* the store's reference, for ess_nvme_verify */
 };
+
+/* cpl.status of a read that ess_nvme_reap_raw returned before its check:
+ * the bytes arrived in full, but they are not known good yet. */
+#define ESS_NVME_UNVERIFIED 1
 
 /*
  * Return up to max finished operations into cpl, submitting anything
@@ -143,6 +154,27 @@ struct ess_nvme_cpl {
  */
 int ess_nvme_reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
 		  unsigned int min_wait);
+/*
+ * Like ess_nvme_reap, except that a read whose I/O completed in full comes
+ * back with status ESS_NVME_UNVERIFIED instead of being checked: the caller
+ * can put its next reads in flight (ess_nvme_read + ess_nvme_submit) before
+ * paying for the CRCs, and then must pass every such completion to
+ * ess_nvme_verify before using the data.  Writes, failed and short reads
+ * come back final, as from ess_nvme_reap.  Until verified, a read keeps its
+ * operation record (one of queue_depth) and its slot busy (free and write
+ * fail -EBUSY); when every record is held, ess_nvme_read and ess_nvme_write
+ * fail -EBUSY rather than wait.
+ */
+int ess_nvme_reap_raw(ess_nvme *st, struct ess_nvme_cpl *cpl,
+		      unsigned int max, unsigned int min_wait);
+/*
+ * Check a completion from ess_nvme_reap_raw against the slot's recorded
+ * CRC32C (and copy a bounced read into the caller's buffer), exactly as
+ * ess_nvme_reap would have: sets and returns c->status (0, -EBADMSG).  A
+ * completion that is final already returns its status unchanged; one the
+ * store is not holding (verified twice, forged) gets -EINVAL.
+ */
+int ess_nvme_verify(ess_nvme *st, struct ess_nvme_cpl *c);
 /* Operations queued or in flight, and finished but not reaped. */
 unsigned int ess_nvme_pending(const ess_nvme *st);
 
@@ -177,6 +209,8 @@ struct ess_nvme_stats {
 	uint64_t slots_total;		/* level: capacity in slots */
 	uint32_t in_flight;		/* level: operations queued or in flight */
 	uint32_t fixed_files;		/* level: 1 if the file is registered */
+	uint32_t unverified;		/* level: raw-reaped reads not verified */
+	uint32_t reserved;
 };
 int ess_nvme_stats_get(const ess_nvme *st, struct ess_nvme_stats *out);
 
