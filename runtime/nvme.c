@@ -695,14 +695,8 @@ static int do_submit(struct ess_nvme *st, unsigned int wait)
 
 	if (!st->queued && !st->inflight)
 		wait = 0;	/* nothing could ever complete */
-	if (!st->queued && !wait) {
-		/* With DEFER_TASKRUN finished I/O is posted only when we
-		 * enter the kernel: a poll must enter to see it. */
-		if (st->defer_taskrun && st->inflight &&
-		    !io_uring_cq_ready(&st->ring))
-			io_uring_get_events(&st->ring);
+	if (!st->queued && !wait)
 		return 0;
-	}
 	do {
 		ret = wait ? io_uring_submit_and_wait(&st->ring, wait) :
 			     io_uring_submit(&st->ring);
@@ -909,6 +903,14 @@ static int reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
 	if (ret < 0)
 		return ret;
 	drain_cq(st, room(st, max));
+	/* With DEFER_TASKRUN finished I/O is posted only when we enter the
+	 * kernel to wait: a poll that found nothing enters once to look.
+	 * Only then: a reap that has completions makes no extra call. */
+	if (!min_wait && !st->done_count && st->defer_taskrun && st->inflight &&
+	    max) {
+		io_uring_get_events(&st->ring);
+		drain_cq(st, room(st, max));
+	}
 	while (st->done_count < min_wait && st->inflight) {
 		ret = wait_one(st, room(st, max));
 		if (ret < 0)
