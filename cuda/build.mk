@@ -84,3 +84,4 @@ check-gpu:
 	tests/tap-run.sh gpu "echo '1..0 # SKIP nvcc not found'"
 
 endif
+-include cuda/decode.mk

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The DSA indexer's scan: one score per cached token from its 132-byte key
+ * (128 x fp8 e4m3 + fp32 scale) and the request's 64 indexer query heads.
+ * A warp takes 16 tokens at a time and multiplies them by all 64 heads on
+ * the FP8 tensor cores (mma m16n8k32: tokens x dims by dims x heads), then
+ * folds the heads with their weights and the ReLU, as DeepSeek's
+ * fp8_mqa_logits does.  The query fragments stay in registers for the
+ * whole scan, so the keys are the only memory traffic.
+ */
+#include <errno.h>
+#include <math.h>
+
+#include "decode.h"
+
+#define IDX_WARPS 8
+
+static __device__ __forceinline__ uint32_t ld32(const uint8_t *p)
+{
+	return *reinterpret_cast<const uint32_t *>(p);
+}
+
+static __device__ __forceinline__ void mma_e4m3(float *c, uint32_t a0, uint32_t a1, uint32_t a2,
+						uint32_t a3, uint32_t b0, uint32_t b1)
+{
+	asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 "
+		     "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+		     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+		     : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+__global__ void __launch_bounds__(IDX_WARPS * 32)
+indexer_kernel(const uint8_t *__restrict__ keys, const uint8_t *__restrict__ q,
+	       const float *__restrict__ w, const uint32_t *__restrict__ ntok, uint32_t cap,
+	       float *__restrict__ score)
+{
+	const uint32_t b = blockIdx.y;
+	const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+	const uint32_t g = lane >> 2, t4 = lane & 3;
+	const uint8_t *qb = q + (size_t)b * DEC_IDX_HEADS * DEC_IDX_DIM;
+	/* B fragments (dims x heads): head nt*8+g, dims ks*32 + t4*4 (+16) */
+	uint32_t bq[8][4][2];
+	float wh[8][2];
+#pragma unroll
+	for (int nt = 0; nt < 8; nt++) {
+		const uint8_t *qh = qb + (nt * 8 + g) * DEC_IDX_DIM;
+#pragma unroll
+		for (int ks = 0; ks < 4; ks++) {
+			bq[nt][ks][0] = ld32(qh + ks * 32 + t4 * 4);
+			bq[nt][ks][1] = ld32(qh + ks * 32 + 16 + t4 * 4);
+		}
+		/* accumulator columns of this lane: heads nt*8 + t4*2 + {0,1} */
+		wh[nt][0] = w[b * DEC_IDX_HEADS + nt * 8 + t4 * 2];
+		wh[nt][1] = w[b * DEC_IDX_HEADS + nt * 8 + t4 * 2 + 1];
+	}
+	const uint32_t n = ntok[b] < cap ? ntok[b] : cap;
+	const uint8_t *kb = keys + (size_t)b * cap * DEC_KEY;
+	float *sb = score + (size_t)b * cap;
+	for (uint32_t tile = (blockIdx.x * IDX_WARPS + warp) * 16; tile < cap;
+	     tile += gridDim.x * IDX_WARPS * 16) {
+		const uint32_t r0 = tile + g, r1 = tile + g + 8;
+		const bool v0 = r0 < n, v1 = r1 < n;
+		const uint8_t *k0 = kb + (size_t)r0 * DEC_KEY, *k1 = kb + (size_t)r1 * DEC_KEY;
+		float acc[8][4];
+#pragma unroll
+		for (int nt = 0; nt < 8; nt++)
+			acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.f;
+#pragma unroll
+		for (int ks = 0; ks < 4; ks++) {
+			const uint32_t a0 = v0 ? ld32(k0 + ks * 32 + t4 * 4) : 0;
+			const uint32_t a1 = v1 ? ld32(k1 + ks * 32 + t4 * 4) : 0;
+			const uint32_t a2 = v0 ? ld32(k0 + ks * 32 + 16 + t4 * 4) : 0;
+			const uint32_t a3 = v1 ? ld32(k1 + ks * 32 + 16 + t4 * 4) : 0;
+#pragma unroll
+			for (int nt = 0; nt < 8; nt++)
+				mma_e4m3(acc[nt], a0, a1, a2, a3, bq[nt][ks][0], bq[nt][ks][1]);
+		}
+		float s0 = 0.f, s1 = 0.f;
+#pragma unroll
+		for (int nt = 0; nt < 8; nt++) {
+			s0 += wh[nt][0] * fmaxf(acc[nt][0], 0.f) + wh[nt][1] * fmaxf(acc[nt][1], 0.f);
+			s1 += wh[nt][0] * fmaxf(acc[nt][2], 0.f) + wh[nt][1] * fmaxf(acc[nt][3], 0.f);
+		}
+		s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
+		s0 += __shfl_xor_sync(0xffffffffu, s0, 2);
+		s1 += __shfl_xor_sync(0xffffffffu, s1, 1);
+		s1 += __shfl_xor_sync(0xffffffffu, s1, 2);
+		if (t4 == 0) {
+			if (r0 < cap)
+				sb[r0] = v0 ? s0 * *reinterpret_cast<const float *>(k0 + DEC_IDX_DIM)
+					    : -INFINITY;
+			if (r1 < cap)
+				sb[r1] = v1 ? s1 * *reinterpret_cast<const float *>(k1 + DEC_IDX_DIM)
+					    : -INFINITY;
+		}
+	}
+}
+
+int dec_indexer(const uint8_t *keys, const uint8_t *q, const float *w, const uint32_t *ntok,
+		uint32_t batch, uint32_t cap, float *score, cudaStream_t s)
+{
+	if (!keys || !q || !w || !ntok || !score || !batch || !cap || batch > 65535)
+		return -EINVAL;
+	/* enough warps to cover the SMs several times; each loops over tiles */
+	const uint32_t tiles = (cap + 15) / 16;
+	uint32_t gx = (tiles + IDX_WARPS * 4 - 1) / (IDX_WARPS * 4);
+	if (gx > 1024)
+		gx = 1024;
+	indexer_kernel<<<dim3(gx, batch), IDX_WARPS * 32, 0, s>>>(keys, q, w, ntok, cap, score);
+	return cudaGetLastError() == cudaSuccess ? 0 : -EIO;
+}
