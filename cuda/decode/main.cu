@@ -26,7 +26,7 @@ extern "C" {
 
 struct opts {
 	uint32_t ctx[16], nctx;
-	uint32_t layers, steps, warm, spin_blocks;
+	uint32_t layers, steps, warm, reps, spin_blocks;
 	long batch[2];		/* 0: from the simulator's memory model */
 	double mem_frac;
 	const char *trace, *csv;
@@ -47,10 +47,11 @@ static void usage(FILE *f)
 		"usage: ess-bench-decode [-c CTX[,CTX..]] [-l LAYERS] [--steps N] [--warm N]\n"
 		"         [--batch-base N] [--batch-ess N] [-p PROFILE] [-s 'key = value']...\n"
 		"         [--trace FILE] [--csv FILE] [--no-standin] [--mem-frac F]\n"
-		"         [--spin-blocks N] [--small]\n"
+		"         [--spin-blocks N] [--reps N] [--small]\n"
 		"  -c        contexts (default 8K,16K,32K,64K,128K; K = 1024)\n"
 		"  -l        layers run per step (default 4; fewer if memory is short)\n"
 		"  --steps   steps of the top-k stream, --warm of them untimed (24, 8)\n"
+		"  --reps    timed repetitions of the graph, median reported (5)\n"
 		"  -p, -s    simulator profile and overrides: HBM budget, slots, policy,\n"
 		"            and the stand-in times (sim/profiles/, ess-sim --keys)\n"
 		"  --small   a quick run: context 8K, batch 4 each side, 2 layers\n");
@@ -90,6 +91,7 @@ static int parse_args(int argc, char **argv, struct opts *o, struct sim_params *
 	o->layers = 4;
 	o->steps = 24;
 	o->warm = 8;
+	o->reps = 5;
 	o->mem_frac = 0.85;
 	o->standin = 1;
 	sim_params_default(p);
@@ -109,6 +111,7 @@ static int parse_args(int argc, char **argv, struct opts *o, struct sim_params *
 			o->layers = 2;
 			o->steps = 12;
 			o->warm = 4;
+			o->reps = 3;
 		} else if (!strcmp(a, "--no-standin")) {
 			o->standin = 0;
 		} else if (!v) {
@@ -129,13 +132,14 @@ static int parse_args(int argc, char **argv, struct opts *o, struct sim_params *
 				return -1;
 			i++;
 		} else if (!strcmp(a, "-l") || !strcmp(a, "--steps") || !strcmp(a, "--warm") ||
-			   !strcmp(a, "--spin-blocks")) {
+			   !strcmp(a, "--spin-blocks") || !strcmp(a, "--reps")) {
 			if (parse_u32(v, &u) || u > 100000) {
 				fprintf(stderr, "ess-bench-decode: %s: bad count '%s'\n", a, v);
 				return -1;
 			}
 			*(!strcmp(a, "-l") ? &o->layers : !strcmp(a, "--steps") ? &o->steps
-				: !strcmp(a, "--warm") ? &o->warm : &o->spin_blocks) = u;
+				: !strcmp(a, "--warm") ? &o->warm : !strcmp(a, "--reps") ? &o->reps
+				: &o->spin_blocks) = u;
 			i++;
 		} else if (!strcmp(a, "--batch-base") || !strcmp(a, "--batch-ess")) {
 			if (parse_u32(v, &u) || u > 65535) {
@@ -179,8 +183,8 @@ static int parse_args(int argc, char **argv, struct opts *o, struct sim_params *
 		fprintf(stderr, "ess-bench-decode: deploy.mtp_depth must stay 0 (one query token per step)\n");
 		return -1;
 	}
-	if (!o->layers || o->warm < 1 || o->warm >= o->steps) {
-		fprintf(stderr, "ess-bench-decode: want layers >= 1 and 1 <= warm < steps\n");
+	if (!o->layers || o->warm < 1 || o->warm >= o->steps || o->reps > 31) {
+		fprintf(stderr, "ess-bench-decode: want layers >= 1, 1 <= warm < steps, reps <= 31\n");
 		return -1;
 	}
 	if (policy_id(p->ess.policy) < 0) {
@@ -195,7 +199,18 @@ static int parse_args(int argc, char **argv, struct opts *o, struct sim_params *
 	return 0;
 }
 
-/* One timed pass: reset, warm-up steps, the rest captured in one graph. */
+static int cmp_double(const void *a, const void *b)
+{
+	const double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * One timed pass: the steps after the warm-up are captured once into a
+ * graph; each repetition resets the hot buffers, runs the warm-up steps
+ * eagerly and launches the graph between two events.  The median time
+ * is returned, the counters are the last repetition's.
+ */
 static int pass(struct dec_side *d, const struct opts *o, int standin, double *ms,
 		struct dec_counts *cn)
 {
@@ -203,15 +218,17 @@ static int pass(struct dec_side *d, const struct opts *o, int standin, double *m
 	cudaGraph_t g;
 	cudaGraphExec_t ge;
 	cudaEvent_t e0, e1;
+	double t[32];
 	float f;
 	int r;
+	/* warm-up steps once before capture: lazy module and attribute set-up */
 	if ((r = dec_side_reset(d)))
 		return r;
 	for (uint32_t k = 0; k < o->warm; k++)
 		if ((r = dec_side_step(d, k, standin)))
 			return r;
-	if ((r = dec_side_zero_counts(d)))
-		return r;
+	if (cudaStreamSynchronize(s))
+		return -EIO;
 	if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal))
 		return -EIO;
 	for (uint32_t k = o->warm; k < o->steps; k++)
@@ -221,11 +238,23 @@ static int pass(struct dec_side *d, const struct opts *o, int standin, double *m
 		}
 	if (cudaStreamEndCapture(s, &g) || cudaGraphInstantiate(&ge, g, 0))
 		return -EIO;
-	if (cudaEventCreate(&e0) || cudaEventCreate(&e1) || cudaGraphUpload(ge, s) ||
-	    cudaStreamSynchronize(s) || cudaEventRecord(e0, s) || cudaGraphLaunch(ge, s) ||
-	    cudaEventRecord(e1, s) || cudaEventSynchronize(e1) || cudaEventElapsedTime(&f, e0, e1))
+	if (cudaEventCreate(&e0) || cudaEventCreate(&e1) || cudaGraphUpload(ge, s))
 		return -EIO;
-	*ms = f;
+	for (uint32_t rep = 0; rep < o->reps; rep++) {
+		if ((r = dec_side_reset(d)))
+			return r;
+		for (uint32_t k = 0; k < o->warm; k++)
+			if ((r = dec_side_step(d, k, standin)))
+				return r;
+		if ((r = dec_side_zero_counts(d)))
+			return r;
+		if (cudaEventRecord(e0, s) || cudaGraphLaunch(ge, s) || cudaEventRecord(e1, s) ||
+		    cudaEventSynchronize(e1) || cudaEventElapsedTime(&f, e0, e1))
+			return -EIO;
+		t[rep] = f;
+	}
+	qsort(t, o->reps, sizeof(t[0]), cmp_double);
+	*ms = t[o->reps / 2];
 	cudaEventDestroy(e0);
 	cudaEventDestroy(e1);
 	cudaGraphExecDestroy(ge);
@@ -322,11 +351,11 @@ int main(int argc, char **argv)
 	       prop.multiProcessorCount, prop.totalGlobalMem / 1048576.0, drv / 1000, (drv % 1000) / 10, date);
 	printf("Batch: the largest each side holds in the simulator's HBM budget for %.0f layers "
 	       "(%.1f GB for caches; --batch-* overrides).  %u steps of top-k 2048 from %s, "
-	       "%u warm-up, the rest one CUDA graph.  **Stand-in:** projections, FFN/MoE, "
+	       "%u warm-up, the rest one CUDA graph (median of %u launches).  **Stand-in:** projections, FFN/MoE, "
 	       "all-to-all and overhead are busy kernels timed by the simulator's model, the LM "
 	       "head is added from it%s.  Step = measured per layer x %.0f + head.\n\n",
 	       p.model.layers, sim_hbm_for_cache(&p) / 1e9, o.steps,
-	       o.trace ? o.trace : "the synthetic generator", o.warm,
+	       o.trace ? o.trace : "the synthetic generator", o.warm, o.reps,
 	       o.standin ? "" : " (stand-in kernels OFF: --no-standin)", p.model.layers);
 	printf("| context | side | batch | layers run | layer us | cache part us | stand-in us | "
 	       "step ms (run) | step ms (model) | tok/s | ratio | hit %% | H2D MB/step | D2H MB/step |\n"
@@ -406,12 +435,15 @@ int main(int argc, char **argv)
 		for (int side = 0; side < 2; side++) {
 			const struct result *r = &res[side];
 			const double ratio = r->tok_s / res[0].tok_s;
-			printf("| %uK | %s | %ld (%s) | %u | %.1f | %.1f | %.1f | %.2f | %.1f | %.0f | %.3f | %s | "
-			       "%.1f | %.1f |\n", ctx / 1024, side ? "ESS" : "baseline", r->batch, r->limit,
-			       r->layers, r->layer_us, r->cache_us, r->standin_us, r->step_l_ms, r->step_ms,
-			       r->tok_s, ratio, side ? "" : "-", r->h2d_mb, r->d2h_mb);
+			char hit[32] = "-";
 			if (side)
-				printf("|  |  |  |  |  |  |  |  |  |  |  | hit %.1f%% |  |  |\n", 100 * r->hit);
+				snprintf(hit, sizeof(hit), "%.1f", 100 * r->hit);
+			char cx[16];
+			snprintf(cx, sizeof(cx), ctx % 1024 ? "%u" : "%uK", ctx % 1024 ? ctx : ctx / 1024);
+			printf("| %s | %s | %ld (%s) | %u | %.1f | %.1f | %.1f | %.2f | %.1f | %.0f | %.3f | %s | "
+			       "%.1f | %.1f |\n", cx, side ? "ESS" : "baseline", r->batch, r->limit,
+			       r->layers, r->layer_us, r->cache_us, r->standin_us, r->step_l_ms, r->step_ms,
+			       r->tok_s, ratio, hit, r->h2d_mb, r->d2h_mb);
 			if (csv)
 				fprintf(csv, "context %u %s,%s,%u,%ld,%s,%u,%.0f,%.2f,%.2f,%.2f,%.3f,%.3f,%.1f,%.4f,"
 					"%.4f,%.3f,%.3f\n", ctx, side ? "ess" : "baseline",
