@@ -64,10 +64,15 @@ if [ "$what" != bench ]; then
 	[ $r = 0 ] || rc=1
 fi
 if [ "$what" != tests ]; then
-	timeout 60 build/bin/ess-bench-decode --small >"$OUT/decode-small.md" 2>&1 || rc=1
+	# the simulator's profile of this card: its HBM sets the budget
+	prof=()
+	if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H100; then
+		prof=(-p sim/profiles/h100.profile)
+	fi
+	timeout 60 build/bin/ess-bench-decode "${prof[@]}" --small >"$OUT/decode-small.md" 2>&1 || rc=1
 	cat "$OUT/decode-small.md"
 	# shellcheck disable=SC2086
-	timeout ${ESS_DECODE_TIMEOUT:-420} build/bin/ess-bench-decode --csv "$OUT/decode.csv" \
+	timeout ${ESS_DECODE_TIMEOUT:-420} build/bin/ess-bench-decode "${prof[@]}" --csv "$OUT/decode.csv" \
 		${ESS_DECODE_ARGS:-} >"$OUT/decode-table.md" 2>&1 || rc=1
 	cat "$OUT/decode-table.md"
 fi

@@ -29,6 +29,7 @@ struct opts {
 	uint32_t layers, steps, warm, reps, spin_blocks;
 	long batch[2];		/* 0: from the simulator's memory model */
 	double mem_frac;
+	double hbm_budget;	/* bytes for caches; 0: the simulator's */
 	const char *trace, *csv;
 	int standin;
 };
@@ -47,11 +48,13 @@ static void usage(FILE *f)
 		"usage: ess-bench-decode [-c CTX[,CTX..]] [-l LAYERS] [--steps N] [--warm N]\n"
 		"         [--batch-base N] [--batch-ess N] [-p PROFILE] [-s 'key = value']...\n"
 		"         [--trace FILE] [--csv FILE] [--no-standin] [--mem-frac F]\n"
-		"         [--spin-blocks N] [--reps N] [--small]\n"
+		"         [--spin-blocks N] [--reps N] [--hbm-budget GB] [--small]\n"
 		"  -c        contexts (default 8K,16K,32K,64K,128K; K = 1024)\n"
 		"  -l        layers run per step (default 4; fewer if memory is short)\n"
 		"  --steps   steps of the top-k stream, --warm of them untimed (24, 8)\n"
 		"  --reps    timed repetitions of the graph, median reported (5)\n"
+		"  --hbm-budget  HBM for caches per GPU, both sides (default: the profile's\n"
+		"            HBM x usable - weights - reserve)\n"
 		"  -p, -s    simulator profile and overrides: HBM budget, slots, policy,\n"
 		"            and the stand-in times (sim/profiles/, ess-sim --keys)\n"
 		"  --small   a quick run: context 8K, batch 4 each side, 2 layers\n");
@@ -148,6 +151,14 @@ static int parse_args(int argc, char **argv, struct opts *o, struct sim_params *
 			}
 			o->batch[!strcmp(a, "--batch-ess")] = u;
 			i++;
+		} else if (!strcmp(a, "--hbm-budget")) {
+			char *end;
+			o->hbm_budget = strtod(v, &end) * 1e9;
+			if (*end || !(o->hbm_budget >= 1e9 && o->hbm_budget <= 1e13)) {
+				fprintf(stderr, "ess-bench-decode: --hbm-budget: want GB for caches, 1 to 10000\n");
+				return -1;
+			}
+			i++;
 		} else if (!strcmp(a, "--mem-frac")) {
 			char *end;
 			o->mem_frac = strtod(v, &end);
@@ -178,6 +189,17 @@ static int parse_args(int argc, char **argv, struct opts *o, struct sim_params *
 			fprintf(stderr, "ess-bench-decode: unknown option %s\n", a);
 			return -1;
 		}
+	}
+	/* the cache budget is what the simulator leaves after weights and
+	 * the reserve: move the reserve so that it leaves the given bytes */
+	if (o->hbm_budget > 0) {
+		const double room = sim_hbm_for_cache(p) + p->deploy.hbm_reserve;
+		if (o->hbm_budget > room) {
+			fprintf(stderr, "ess-bench-decode: --hbm-budget above the %.1f GB the profile's HBM "
+				"leaves after the weights\n", room / 1e9);
+			return -1;
+		}
+		p->deploy.hbm_reserve = room - o->hbm_budget;
 	}
 	if (p->deploy.mtp_depth != 0) {
 		fprintf(stderr, "ess-bench-decode: deploy.mtp_depth must stay 0 (one query token per step)\n");
