@@ -171,8 +171,10 @@ int ess_nvme_reap_raw(ess_nvme *st, struct ess_nvme_cpl *cpl,
  * Check a completion from ess_nvme_reap_raw against the slot's recorded
  * CRC32C (and copy a bounced read into the caller's buffer), exactly as
  * ess_nvme_reap would have: sets and returns c->status (0, -EBADMSG).  A
- * completion that is final already returns its status unchanged; one the
- * store is not holding (verified twice, forged) gets -EINVAL.
+ * completion that is final already (including one just verified) returns
+ * its status unchanged; an ESS_NVME_UNVERIFIED one the store is not
+ * holding (a stale copy of a verified completion, a forged handle) gets
+ * -EINVAL.
  */
 int ess_nvme_verify(ess_nvme *st, struct ess_nvme_cpl *c);
 /* Operations queued or in flight, and finished but not reaped. */
