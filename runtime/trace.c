@@ -19,20 +19,8 @@
 #include <isa-l/crc.h>
 
 #include "ess/trace.h"
+#include "errbuf.h"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 uint32_t ess_crc32c(const void *buf, size_t len)
 {

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "ess/trace.h"
+#include "errbuf.h"
 
 struct rng {
 	uint64_t s[4];
@@ -326,19 +327,6 @@ void ess_trace_gen_default(struct ess_trace_gen *g)
 	g->seed = 1;
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int share_ok(double v)
 {
