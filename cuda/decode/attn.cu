@@ -4,9 +4,11 @@
  * 512 fp8 e4m3 with one fp32 scale per 128, then 64 bf16 RoPE dims).
  *
  * One block per (request, 64 of the 128 heads, split of the k rows).  The
- * block keeps its 64 query heads in shared memory, loads 32 rows at a time,
- * dequantises them to bf16 once (FlashMLA's FP8 path does the same), and
- * runs both products on the BF16 tensor cores (mma m16n8k16):
+ * block keeps its 64 query heads in shared memory, copies 32 rows at a time
+ * with cp.async into a raw buffer (the next tile lands while the current
+ * one is computed), dequantises them to bf16 once (FlashMLA's FP8 path does
+ * the same), and runs both products on the BF16 tensor cores (mma
+ * m16n8k16, fragments by ldmatrix, transposed for V):
  *   scores: 8 warps = 4 head tiles x 2 halves of the 32 rows
  *   softmax: online, fp32, 4 threads per head
  *   P.V:    8 warps = 4 head tiles x 2 halves of the 512 output dims
@@ -17,6 +19,7 @@
 #include <math.h>
 
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
 #include "decode.h"
@@ -28,14 +31,18 @@
 #define AT_PS		(AT_TILE + 8)	/* bf16 row stride of P */
 #define AT_SS		(AT_TILE + 1)	/* fp32 row stride of S */
 #define AT_MAX_SPLIT	16
+#define AT_CHUNKS	(DEC_ROW / 16)	/* 16-byte pieces of a row: 41 */
 
 struct at_smem {
 	uint16_t q[AT_HEADS * AT_QS];
 	uint16_t k[AT_TILE * AT_QS];
+	/* raw rows of the next tile(s), filled by cp.async while the current
+	 * one is computed: loads stop being serial round trips */
+	uint8_t raw[2][AT_TILE * DEC_ROW];
 	float s[AT_HEADS * AT_SS];
 	uint16_t p[AT_HEADS * AT_PS];
 	float m[AT_HEADS], l[AT_HEADS], alpha[AT_HEADS];
-	int valid[AT_TILE];
+	int valid[2][AT_TILE];
 };
 
 static uint32_t at_splits(uint32_t batch)
@@ -59,9 +66,28 @@ static __device__ __forceinline__ void mma_bf16(float *c, uint32_t a0, uint32_t 
 		     : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-static __device__ __forceinline__ uint32_t lds32(const uint16_t *p)
+/* four 8x8 bf16 matrices from shared memory; lane l gives row address l */
+static __device__ __forceinline__ void ldsm4(uint32_t *r, const uint16_t *p)
 {
-	return *reinterpret_cast<const uint32_t *>(p);
+	const uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+		     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+		     : "r"(a));
+}
+
+/* the same, each matrix transposed (B fragments of a row-major V) */
+static __device__ __forceinline__ void ldsm4t(uint32_t *r, const uint16_t *p)
+{
+	const uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+		     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+		     : "r"(a));
+}
+
+static __device__ __forceinline__ void cp_async16(void *dst, const void *src)
+{
+	const uint32_t a = (uint32_t)__cvta_generic_to_shared(dst);
+	asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(src));
 }
 
 static __device__ __forceinline__ uint16_t bf16_bits(float f)
@@ -69,9 +95,22 @@ static __device__ __forceinline__ uint16_t bf16_bits(float f)
 	return __bfloat16_as_ushort(__float2bfloat16(f));
 }
 
-static __device__ __forceinline__ uint32_t pack2(float lo, float hi)
+/* Start copying the rows r0 .. r0+31 (those below r_end and not -1) into
+ * raw[buf]; the valid flags are written by the first 32 threads. */
+static __device__ __forceinline__ void at_issue(at_smem &sm, uint32_t buf, const uint8_t *rows,
+						const int32_t *ib, uint64_t base, uint32_t r0,
+						uint32_t r_end, uint32_t tid)
 {
-	return (uint32_t)bf16_bits(lo) | ((uint32_t)bf16_bits(hi) << 16);
+	for (uint32_t e = tid; e < AT_TILE * AT_CHUNKS; e += AT_THREADS) {
+		const uint32_t r = e / AT_CHUNKS, c = e % AT_CHUNKS;
+		const int32_t t = r0 + r < r_end ? ib[r0 + r] : -1;
+		if (t >= 0)
+			cp_async16(&sm.raw[buf][r * DEC_ROW + 16 * c],
+				   rows + (base + (uint64_t)t) * DEC_ROW + 16 * c);
+	}
+	if (tid < AT_TILE)
+		sm.valid[buf][tid] = r0 + tid < r_end && ib[r0 + tid] >= 0;
+	asm volatile("cp.async.commit_group;\n" ::);
 }
 
 __global__ void __launch_bounds__(AT_THREADS, 1)
@@ -87,11 +126,20 @@ attn_kernel(const uint16_t *__restrict__ q, const uint8_t *__restrict__ rows,
 	/* softmax in base 2: scores pre-multiplied by log2(e) / sqrt(576) */
 	const float sc = 1.4426950408889634f / 24.0f;
 
+	const uint32_t r_begin = sp * rows_per_split;
+	uint32_t r_end = r_begin + rows_per_split;
+	if (r_end > k)
+		r_end = k;
+	const int32_t *ib = idx + (size_t)b * k;
+	const uint64_t base = (uint64_t)b * req_stride;
+	if (r_begin < r_end)
+		at_issue(sm, 0, rows, ib, base, r_begin, r_end, tid);
+
 	const uint16_t *qb = q + ((size_t)b * DEC_HEADS + hh * AT_HEADS) * DEC_QK;
-	for (uint32_t e = tid; e < AT_HEADS * DEC_QK / 2; e += AT_THREADS) {
-		const uint32_t h = e / (DEC_QK / 2), c = e % (DEC_QK / 2);
-		*reinterpret_cast<uint32_t *>(&sm.q[h * AT_QS + 2 * c]) =
-			reinterpret_cast<const uint32_t *>(qb + (size_t)h * DEC_QK)[c];
+	for (uint32_t e = tid; e < AT_HEADS * DEC_QK / 8; e += AT_THREADS) {
+		const uint32_t h = e / (DEC_QK / 8), c = e % (DEC_QK / 8);
+		*reinterpret_cast<uint4 *>(&sm.q[h * AT_QS + 8 * c]) =
+			reinterpret_cast<const uint4 *>(qb + (size_t)h * DEC_QK)[c];
 	}
 	if (tid < AT_HEADS) {
 		sm.m[tid] = -INFINITY;
@@ -102,58 +150,58 @@ attn_kernel(const uint16_t *__restrict__ q, const uint8_t *__restrict__ rows,
 	for (int nt = 0; nt < 32; nt++)
 		o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.f;
 
-	const uint32_t r_begin = sp * rows_per_split;
-	uint32_t r_end = r_begin + rows_per_split;
-	if (r_end > k)
-		r_end = k;
-	const int32_t *ib = idx + (size_t)b * k;
-	for (uint32_t r0 = r_begin; r0 < r_end; r0 += AT_TILE) {
-		__syncthreads();	/* the previous tile's K and P are consumed */
-		if (tid < AT_TILE) {
-			const uint32_t r = r0 + tid;
-			sm.valid[tid] = r < r_end && ib[r] >= 0;
+	/* ldmatrix lane roles: A (Q, P) rows and column halves, B (K) rows */
+	const uint32_t a_row = (lane & 7) + ((lane >> 3) & 1) * 8, a_col = (lane >> 4) * 8;
+	const uint32_t b_row = (lane & 7) + (lane >> 4) * 8, b_col = ((lane >> 3) & 1) * 8;
+	uint32_t buf = 0;
+	for (uint32_t r0 = r_begin; r0 < r_end; r0 += AT_TILE, buf ^= 1) {
+		__syncthreads();	/* K, P, valid[buf ^ 1] and raw[buf ^ 1] are consumed */
+		if (r0 + AT_TILE < r_end) {
+			at_issue(sm, buf ^ 1, rows, ib, base, r0 + AT_TILE, r_end, tid);
+			asm volatile("cp.async.wait_group 1;\n" ::);
+		} else {
+			asm volatile("cp.async.wait_group 0;\n" ::);
 		}
 		__syncthreads();
-		/* load and dequantise: 144 chunks of 4 values per row */
-		for (uint32_t e = tid; e < AT_TILE * 144; e += AT_THREADS) {
-			const uint32_t r = e / 144, c = e % 144;
-			uint16_t *dst = &sm.k[r * AT_QS + 4 * c];
-			if (!sm.valid[r]) {
-				*reinterpret_cast<uint2 *>(dst) = make_uint2(0, 0);
-				continue;
-			}
-			const uint8_t *row = rows + ((uint64_t)b * req_stride + (uint64_t)ib[r0 + r]) * DEC_ROW;
-			if (c < 128) {
-				const uint32_t v = *reinterpret_cast<const uint32_t *>(row + 4 * c);
-				const float s = reinterpret_cast<const float *>(row + DEC_ROW_SCALES)[c >> 5];
-				float f[4];
+		/* dequantise raw[buf] to bf16: 72 pieces of 8 values per row */
+		for (uint32_t e = tid; e < AT_TILE * 72; e += AT_THREADS) {
+			const uint32_t r = e / 72, c = e % 72;
+			uint4 *dst = reinterpret_cast<uint4 *>(&sm.k[r * AT_QS + 8 * c]);
+			const uint8_t *row = &sm.raw[buf][r * DEC_ROW];
+			if (!sm.valid[buf][r]) {
+				*dst = make_uint4(0, 0, 0, 0);
+			} else if (c < 64) {
+				const uint2 v = *reinterpret_cast<const uint2 *>(row + 8 * c);
+				const float s = reinterpret_cast<const float *>(row + DEC_ROW_SCALES)[c >> 4];
+				/* two values per conversion: fp8x2 -> f16x2 -> f32 -> bf16x2 */
+				const uint32_t w[4] = {v.x & 0xffffu, v.x >> 16, v.y & 0xffffu, v.y >> 16};
+				uint32_t out[4];
 #pragma unroll
 				for (int i = 0; i < 4; i++) {
-					__nv_fp8_e4m3 x;
-					x.__x = (__nv_fp8_storage_t)((v >> (8 * i)) & 0xffu);
-					f[i] = float(x) * s;
+					const __half2_raw hr = __nv_cvt_fp8x2_to_halfraw2(
+						(__nv_fp8x2_storage_t)w[i], __NV_E4M3);
+					const float2 f = __half22float2(*reinterpret_cast<const __half2 *>(&hr));
+					const __nv_bfloat162 bv = __floats2bfloat162_rn(f.x * s, f.y * s);
+					out[i] = *reinterpret_cast<const uint32_t *>(&bv);
 				}
-				*reinterpret_cast<uint2 *>(dst) = make_uint2(pack2(f[0], f[1]), pack2(f[2], f[3]));
+				*dst = make_uint4(out[0], out[1], out[2], out[3]);
 			} else {
-				*reinterpret_cast<uint2 *>(dst) =
-					*reinterpret_cast<const uint2 *>(row + DEC_ROW_ROPE + 8 * (c - 128));
+				*dst = *reinterpret_cast<const uint4 *>(row + DEC_ROW_ROPE + 16 * (c - 64));
 			}
 		}
 		__syncthreads();
 		/* scores: head tile ht x rows half*16 .. +15 */
 		{
 			float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-			const uint16_t *qa = &sm.q[(ht * 16 + g) * AT_QS + t4 * 2];
-			const uint16_t *qc = qa + 8 * AT_QS;
+			const uint16_t *qa = &sm.q[(ht * 16 + a_row) * AT_QS + a_col];
+			const uint16_t *kb = &sm.k[(half * 16 + b_row) * AT_QS + b_col];
 #pragma unroll 4
 			for (int ks = 0; ks < DEC_QK / 16; ks++) {
-				const uint32_t a0 = lds32(qa + ks * 16), a1 = lds32(qc + ks * 16);
-				const uint32_t a2 = lds32(qa + ks * 16 + 8), a3 = lds32(qc + ks * 16 + 8);
-#pragma unroll
-				for (int nt = 0; nt < 2; nt++) {
-					const uint16_t *kr = &sm.k[(half * 16 + nt * 8 + g) * AT_QS + ks * 16 + t4 * 2];
-					mma_bf16(acc[nt], a0, a1, a2, a3, lds32(kr), lds32(kr + 8));
-				}
+				uint32_t a[4], bb[4];
+				ldsm4(a, qa + ks * 16);
+				ldsm4(bb, kb + ks * 16);
+				mma_bf16(acc[0], a[0], a[1], a[2], a[3], bb[0], bb[1]);
+				mma_bf16(acc[1], a[0], a[1], a[2], a[3], bb[2], bb[3]);
 			}
 #pragma unroll
 			for (int nt = 0; nt < 2; nt++) {
@@ -174,7 +222,7 @@ attn_kernel(const uint16_t *__restrict__ q, const uint8_t *__restrict__ rows,
 #pragma unroll
 			for (int i = 0; i < 8; i++) {
 				const uint32_t c = part4 * 8 + i;
-				v[i] = sm.valid[c] ? sm.s[h * AT_SS + c] : -INFINITY;
+				v[i] = sm.valid[buf][c] ? sm.s[h * AT_SS + c] : -INFINITY;
 				mx = fmaxf(mx, v[i]);
 			}
 			mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
@@ -209,18 +257,18 @@ attn_kernel(const uint16_t *__restrict__ q, const uint8_t *__restrict__ rows,
 				o[nt][2] *= al8;
 				o[nt][3] *= al8;
 			}
+			/* V tile rows j*16 + (lane & 15), dims half*256 + nt*8 (+8) */
+			const uint16_t *vb = &sm.k[(lane & 15) * AT_QS + half * 256 + (lane >> 4) * 8];
 #pragma unroll
 			for (int j = 0; j < 2; j++) {
-				const uint16_t *pa = &sm.p[(ht * 16 + g) * AT_PS + j * 16 + t4 * 2];
-				const uint32_t a0 = lds32(pa), a1 = lds32(pa + 8 * AT_PS);
-				const uint32_t a2 = lds32(pa + 8), a3 = lds32(pa + 8 * AT_PS + 8);
-				const uint16_t *v0 = &sm.k[(j * 16 + t4 * 2) * AT_QS + half * 256 + g];
+				uint32_t a[4];
+				ldsm4(a, &sm.p[(ht * 16 + a_row) * AT_PS + j * 16 + a_col]);
 #pragma unroll
-				for (int nt = 0; nt < 32; nt++) {
-					const uint16_t *vv = v0 + nt * 8;
-					const uint32_t b0 = (uint32_t)vv[0] | ((uint32_t)vv[AT_QS] << 16);
-					const uint32_t b1 = (uint32_t)vv[8 * AT_QS] | ((uint32_t)vv[9 * AT_QS] << 16);
-					mma_bf16(o[nt], a0, a1, a2, a3, b0, b1);
+				for (int nt = 0; nt < 32; nt += 2) {
+					uint32_t bb[4];
+					ldsm4t(bb, vb + j * 16 * AT_QS + nt * 8);
+					mma_bf16(o[nt], a[0], a[1], a[2], a[3], bb[0], bb[1]);
+					mma_bf16(o[nt + 1], a[0], a[1], a[2], a[3], bb[2], bb[3]);
 				}
 			}
 		}
@@ -233,10 +281,8 @@ attn_kernel(const uint16_t *__restrict__ q, const uint8_t *__restrict__ rows,
 #pragma unroll
 	for (int nt = 0; nt < 32; nt++) {
 		const uint32_t d = half * 256 + nt * 8 + t4 * 2;
-		p0[d] = o[nt][0];
-		p0[d + 1] = o[nt][1];
-		p8[d] = o[nt][2];
-		p8[d + 1] = o[nt][3];
+		*reinterpret_cast<float2 *>(p0 + d) = make_float2(o[nt][0], o[nt][1]);
+		*reinterpret_cast<float2 *>(p8 + d) = make_float2(o[nt][2], o[nt][3]);
 	}
 	if (tid < AT_HEADS) {
 		float *pm = part + (((size_t)b * DEC_HEADS + hh * AT_HEADS + tid) * nsplit + sp) *
@@ -276,6 +322,9 @@ int dec_attn(const uint16_t *q, const uint8_t *rows, const int32_t *idx, uint64_
 {
 	static bool attr_set;
 	if (!q || !rows || !idx || !out || !work || !batch || batch > 65535 || !k || k > DEC_TOPK)
+		return -EINVAL;
+	/* rows are copied by 16-byte pieces; q is read by 16 bytes too */
+	if (((uintptr_t)rows | (uintptr_t)q) & 15)
 		return -EINVAL;
 	if (!attr_set) {
 		/* once, before any capture: a function attribute, not stream work */

@@ -14,6 +14,7 @@
 #include "decode.h"
 
 #define IDX_WARPS 8
+#define IDX_GRID_BLOCKS 1056	/* 132 SMs x 2 resident blocks x 4 waves */
 
 static __device__ __forceinline__ uint32_t ld32(const uint8_t *p)
 {
@@ -29,7 +30,7 @@ static __device__ __forceinline__ void mma_e4m3(float *c, uint32_t a0, uint32_t 
 		     : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-__global__ void __launch_bounds__(IDX_WARPS * 32)
+__global__ void __launch_bounds__(IDX_WARPS * 32, 2)
 indexer_kernel(const uint8_t *__restrict__ keys, const uint8_t *__restrict__ q,
 	       const float *__restrict__ w, const uint32_t *__restrict__ ntok, uint32_t cap,
 	       float *__restrict__ score)
@@ -40,7 +41,12 @@ indexer_kernel(const uint8_t *__restrict__ keys, const uint8_t *__restrict__ q,
 	const uint8_t *qb = q + (size_t)b * DEC_IDX_HEADS * DEC_IDX_DIM;
 	/* B fragments (dims x heads): head nt*8+g, dims ks*32 + t4*4 (+16) */
 	uint32_t bq[8][4][2];
-	float wh[8][2];
+	/* head weights in shared memory: registers go to the fragments, and
+	 * two blocks fit an SM */
+	__shared__ float wh[DEC_IDX_HEADS];
+	for (uint32_t h = threadIdx.x; h < DEC_IDX_HEADS; h += blockDim.x)
+		wh[h] = w[b * DEC_IDX_HEADS + h];
+	__syncthreads();
 #pragma unroll
 	for (int nt = 0; nt < 8; nt++) {
 		const uint8_t *qh = qb + (nt * 8 + g) * DEC_IDX_DIM;
@@ -49,9 +55,6 @@ indexer_kernel(const uint8_t *__restrict__ keys, const uint8_t *__restrict__ q,
 			bq[nt][ks][0] = ld32(qh + ks * 32 + t4 * 4);
 			bq[nt][ks][1] = ld32(qh + ks * 32 + 16 + t4 * 4);
 		}
-		/* accumulator columns of this lane: heads nt*8 + t4*2 + {0,1} */
-		wh[nt][0] = w[b * DEC_IDX_HEADS + nt * 8 + t4 * 2];
-		wh[nt][1] = w[b * DEC_IDX_HEADS + nt * 8 + t4 * 2 + 1];
 	}
 	const uint32_t n = ntok[b] < cap ? ntok[b] : cap;
 	const uint8_t *kb = keys + (size_t)b * cap * DEC_KEY;
@@ -75,11 +78,13 @@ indexer_kernel(const uint8_t *__restrict__ keys, const uint8_t *__restrict__ q,
 			for (int nt = 0; nt < 8; nt++)
 				mma_e4m3(acc[nt], a0, a1, a2, a3, bq[nt][ks][0], bq[nt][ks][1]);
 		}
+		/* accumulator columns of this lane: heads nt*8 + t4*2 + {0,1} */
 		float s0 = 0.f, s1 = 0.f;
 #pragma unroll
 		for (int nt = 0; nt < 8; nt++) {
-			s0 += wh[nt][0] * fmaxf(acc[nt][0], 0.f) + wh[nt][1] * fmaxf(acc[nt][1], 0.f);
-			s1 += wh[nt][0] * fmaxf(acc[nt][2], 0.f) + wh[nt][1] * fmaxf(acc[nt][3], 0.f);
+			const float w0 = wh[nt * 8 + t4 * 2], w1 = wh[nt * 8 + t4 * 2 + 1];
+			s0 += w0 * fmaxf(acc[nt][0], 0.f) + w1 * fmaxf(acc[nt][1], 0.f);
+			s1 += w0 * fmaxf(acc[nt][2], 0.f) + w1 * fmaxf(acc[nt][3], 0.f);
 		}
 		s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
 		s0 += __shfl_xor_sync(0xffffffffu, s0, 2);
@@ -101,9 +106,16 @@ int dec_indexer(const uint8_t *keys, const uint8_t *q, const float *w, const uin
 {
 	if (!keys || !q || !w || !ntok || !score || !batch || !cap || batch > 65535)
 		return -EINVAL;
-	/* enough warps to cover the SMs several times; each loops over tiles */
+	/*
+	 * About four waves of blocks over the whole batch, each warp looping
+	 * over many tiles: a warp loads the request's 8 KB of query fragments
+	 * once, which must stay small against the 2 KB of keys per tile.
+	 */
 	const uint32_t tiles = (cap + 15) / 16;
-	uint32_t gx = (tiles + IDX_WARPS * 4 - 1) / (IDX_WARPS * 4);
+	const uint32_t most = (tiles + IDX_WARPS - 1) / IDX_WARPS;
+	uint32_t gx = (IDX_GRID_BLOCKS + batch - 1) / batch;
+	if (gx > most)
+		gx = most;
 	if (gx > 1024)
 		gx = 1024;
 	indexer_kernel<<<dim3(gx, batch), IDX_WARPS * 32, 0, s>>>(keys, q, w, ntok, cap, score);

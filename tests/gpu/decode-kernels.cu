@@ -118,33 +118,40 @@ static void test_indexer(void)
 	CK(cudaFree(nd));
 }
 
-static void test_topk(void)
+/*
+ * Batches 4, 40 and 140 run the top-k as clusters of 8, 4 and 1 blocks per
+ * request.  Request b has ntok 5000, 3000, 1500 or 4000 (b % 4); those
+ * with b % 4 == 3 have all scores equal (any k distinct tokens are right),
+ * the others a random permutation of distinct values.
+ */
+static void test_topk(uint32_t B)
 {
-	const uint32_t B = 4, cap = 5000, k = DEC_TOPK, ntok[4] = {5000, 3000, 1500, 4000};
+	const uint32_t cap = 5000, k = DEC_TOPK, pattern[4] = {5000, 3000, 1500, 4000};
+	std::vector<uint32_t> ntok(B);
 	std::vector<float> s((size_t)B * cap);
-	/* distinct scores (a random permutation of distinct values) except
-	 * request 3, all equal: any k distinct tokens are right there */
 	for (uint32_t b = 0; b < B; b++) {
+		ntok[b] = pattern[b % 4];
 		std::vector<uint32_t> perm(cap);
 		for (uint32_t i = 0; i < cap; i++)
 			perm[i] = i;
 		for (uint32_t i = cap - 1; i > 0; i--)
 			std::swap(perm[i], perm[rng() % (i + 1)]);
 		for (uint32_t i = 0; i < cap; i++)
-			s[(size_t)b * cap + i] = b == 3 ? 1.5f : ((float)perm[i] - 2500.f) * 0.37f;
+			s[(size_t)b * cap + i] = b % 4 == 3 ? 1.5f : ((float)perm[i] - 2500.f) * 0.37f;
 	}
 	float *sd;
 	uint32_t *nd;
 	int32_t *id;
 	CK(cudaMalloc(&sd, s.size() * 4));
-	CK(cudaMalloc(&nd, sizeof(ntok)));
+	CK(cudaMalloc(&nd, B * 4));
 	CK(cudaMalloc(&id, (size_t)B * k * 4));
 	CK(cudaMemcpy(sd, s.data(), s.size() * 4, cudaMemcpyHostToDevice));
-	CK(cudaMemcpy(nd, ntok, sizeof(ntok), cudaMemcpyHostToDevice));
+	CK(cudaMemcpy(nd, ntok.data(), B * 4, cudaMemcpyHostToDevice));
 	CK(cudaMemset(id, 0x55, (size_t)B * k * 4));
-	tap_ok(dec_topk(sd, nd, B, cap, k, id, 0) == 0, "top-k launches");
+	tap_ok(dec_topk(sd, nd, B, cap, k, id, 0) == 0, "top-k launches (batch %u)", B);
 	std::vector<int32_t> got((size_t)B * k);
 	CK(cudaMemcpy(got.data(), id, got.size() * 4, cudaMemcpyDeviceToHost));
+	uint32_t wrong = 0;
 	for (uint32_t b = 0; b < B; b++) {
 		const uint32_t want = ntok[b] < k ? ntok[b] : k;
 		std::vector<int32_t> g(got.begin() + (size_t)b * k, got.begin() + (size_t)b * k + want);
@@ -154,7 +161,7 @@ static void test_topk(void)
 		std::sort(g.begin(), g.end());
 		int ok = pad_ok && std::adjacent_find(g.begin(), g.end()) == g.end() && g.front() >= 0 &&
 			 g.back() < (int32_t)ntok[b];
-		if (b != 3) {
+		if (b % 4 != 3) {
 			std::vector<int32_t> ref(ntok[b]);
 			for (uint32_t i = 0; i < ntok[b]; i++)
 				ref[i] = (int32_t)i;
@@ -165,9 +172,11 @@ static void test_topk(void)
 			std::sort(ref.begin(), ref.end());
 			ok = ok && g == ref;
 		}
-		tap_ok(ok, "top-k request %u (ntok %u%s): the right %u tokens, -1 padding", b, ntok[b],
-		       b == 3 ? ", all scores equal" : "", want);
+		if (!ok && !wrong++)
+			printf("# batch %u: request %u (ntok %u) wrong first\n", B, b, ntok[b]);
 	}
+	tap_ok(!wrong, "top-k batch %u: every request the right tokens (ntok 5000/3000/1500/4000, "
+	       "ties, -1 padding), %u wrong", B, wrong);
 	CK(cudaFree(sd));
 	CK(cudaFree(nd));
 	CK(cudaFree(id));
@@ -292,6 +301,7 @@ static void test_args(void)
 	CK(cudaMalloc(&f, 4 * DEC_TOPK));
 	tap_ok(dec_topk(f, (uint32_t *)id, 1, 16, DEC_TOPK + 1, id, 0) == -EINVAL, "top-k: k > 2048 refused");
 	tap_ok(dec_topk(f, (uint32_t *)id, 0, 16, 8, id, 0) == -EINVAL, "top-k: batch 0 refused");
+	tap_ok(dec_topk(f, (uint32_t *)id, 1, 18, 8, id, 0) == -EINVAL, "top-k: cap not a multiple of 4 refused");
 	tap_ok(dec_indexer(NULL, NULL, f, (uint32_t *)id, 1, 16, f, 0) == -EINVAL, "indexer: NULL keys refused");
 	tap_ok(dec_attn(NULL, (uint8_t *)f, id, 0, 1, 8, f, f, 0) == -EINVAL, "attention: NULL q refused");
 	tap_ok(dec_attn((uint16_t *)f, (uint8_t *)f, id, 0, 1, 0, f, f, 0) == -EINVAL, "attention: k 0 refused");
@@ -305,12 +315,14 @@ int main(void)
 {
 	tap_need_device();
 	rng_seed();
-	printf("1..20\n");
+	printf("1..22\n");
 	test_indexer();			/* 3 */
-	test_topk();			/* 5 */
+	test_topk(4);			/* 2 */
+	test_topk(40);			/* 2 */
+	test_topk(140);			/* 2 */
 	test_attn(2, DEC_TOPK, 0);	/* 2 */
 	test_attn(1, 256, 40);		/* 2 */
-	test_args();			/* 7 */
+	test_args();			/* 8 */
 	CK(cudaDeviceSynchronize());
 	tap_ok(cudaGetLastError() == cudaSuccess, "no CUDA error left");
 	return tap_fail ? 1 : 0;
