@@ -47,8 +47,13 @@ struct at_smem {
 
 static uint32_t at_splits(uint32_t batch)
 {
-	/* about two blocks per SM of an H100/H200 */
-	uint32_t sp = (264 + 2 * batch - 1) / (2 * batch);
+	/*
+	 * One block fits an SM (shared memory), so the grid runs in waves of
+	 * 132 on an H100/H200: as many splits as still fit one wave when the
+	 * batch is small (a third wave of short blocks costs more than longer
+	 * blocks in one), one split from 67 requests on.
+	 */
+	const uint32_t sp = 132 / (2 * batch);
 	return sp < 1 ? 1 : sp > AT_MAX_SPLIT ? AT_MAX_SPLIT : sp;
 }
 

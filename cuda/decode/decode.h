@@ -34,17 +34,19 @@
  *   score[b * cap + t] = kscale_t * sum_h w[b][h] * relu(q[b][h] . k_t)
  * with q [B][64][128] fp8 e4m3, w [B][64] fp32, keys [B][cap][132].
  * FP8 tensor-core MMA (m16n8k32), fp32 accumulation.  Tokens from ntok[b]
- * to cap get -inf.
+ * to cap get -inf.  cap % 4 == 0 and keys 16-byte aligned (-EINVAL
+ * otherwise): the keys are copied by 16-byte pieces.
  */
 int dec_indexer(const uint8_t *keys, const uint8_t *q, const float *w,
 		const uint32_t *ntok, uint32_t batch, uint32_t cap,
 		float *score, cudaStream_t s);
 
 /*
- * Top-k by radix select, one block per request: idx[b * k ...] receives the
- * k tokens of the largest scores among the first ntok[b] (any order; ties
- * at the threshold are taken in no fixed order); -1 pads where ntok < k.
- * k <= DEC_TOPK.
+ * Top-k by radix select, a cluster of 1 to 8 blocks per request (more for
+ * small batches): idx[b * k ...] receives the k tokens of the largest scores
+ * among the first ntok[b] (any order; ties at the threshold are taken in no
+ * fixed order); -1 pads where ntok < k.  k <= DEC_TOPK; cap % 4 == 0 and
+ * score 16-byte aligned (scores are read four at a time).
  */
 int dec_topk(const float *score, const uint32_t *ntok, uint32_t batch,
 	     uint32_t cap, uint32_t k, int32_t *idx, cudaStream_t s);

@@ -303,6 +303,8 @@ static void test_args(void)
 	tap_ok(dec_topk(f, (uint32_t *)id, 0, 16, 8, id, 0) == -EINVAL, "top-k: batch 0 refused");
 	tap_ok(dec_topk(f, (uint32_t *)id, 1, 18, 8, id, 0) == -EINVAL, "top-k: cap not a multiple of 4 refused");
 	tap_ok(dec_indexer(NULL, NULL, f, (uint32_t *)id, 1, 16, f, 0) == -EINVAL, "indexer: NULL keys refused");
+	tap_ok(dec_indexer((uint8_t *)f, (uint8_t *)f, f, (uint32_t *)id, 1, 18, f, 0) == -EINVAL,
+	       "indexer: cap not a multiple of 4 refused");
 	tap_ok(dec_attn(NULL, (uint8_t *)f, id, 0, 1, 8, f, f, 0) == -EINVAL, "attention: NULL q refused");
 	tap_ok(dec_attn((uint16_t *)f, (uint8_t *)f, id, 0, 1, 0, f, f, 0) == -EINVAL, "attention: k 0 refused");
 	tap_ok(dec_fill_rows((uint8_t *)f, NULL, 0, 1, 16, 17, 0) == -EINVAL, "fill: n > cap refused");
@@ -315,14 +317,14 @@ int main(void)
 {
 	tap_need_device();
 	rng_seed();
-	printf("1..22\n");
+	printf("1..23\n");
 	test_indexer();			/* 3 */
 	test_topk(4);			/* 2 */
 	test_topk(40);			/* 2 */
 	test_topk(140);			/* 2 */
 	test_attn(2, DEC_TOPK, 0);	/* 2 */
 	test_attn(1, 256, 40);		/* 2 */
-	test_args();			/* 8 */
+	test_args();			/* 9 */
 	CK(cudaDeviceSynchronize());
 	tap_ok(cudaGetLastError() == cudaSuccess, "no CUDA error left");
 	return tap_fail ? 1 : 0;
