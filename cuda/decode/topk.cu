@@ -103,6 +103,7 @@ topk_kernel(const float *__restrict__ score, const uint32_t *__restrict__ ntok, 
 					cum += __shfl_sync(0xffffffffu, inc, 31);
 				}
 			}
+			__syncwarp();	/* every lane has read `need` */
 			if (tid == 0) {
 				prefix = nprefix;
 				need = nneed;
