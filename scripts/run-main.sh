@@ -6,7 +6,9 @@
 #     every slot checked byte for byte;
 #  2. the insmod-then-run walkthrough of the kernel module in a QEMU guest
 #     (this machine's kernel may not load modules);
-#  3. the decode simulator's throughput table, baseline vs ESS.
+#  3. the decode loop, baseline vs ESS: on a GPU the emulated decode step
+#     with real kernels (ess-bench-decode --small); without one, the decode
+#     simulator's throughput table (ess-sim), the CPU backend having run in 1.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -25,8 +27,13 @@ else
 	echo "skipped: qemu-system-x86_64 or a Debian kernel image is missing (make deps)"
 fi
 
-if [ -x "$BUILD/bin/ess-sim" ]; then
+if command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q '^GPU' &&
+	[ -x "$BUILD/bin/ess-bench-decode" ]; then
 	echo
-	echo "=== 3. decode simulator (ess-sim, built-in profile)"
+	echo "=== 3. decode loop on the GPU (ess-bench-decode --small; the full sweep: ess-bench-decode)"
+	"$BUILD/bin/ess-bench-decode" --small
+elif [ -x "$BUILD/bin/ess-sim" ]; then
+	echo
+	echo "=== 3. decode simulator (ess-sim, built-in profile; no GPU here for ess-bench-decode)"
 	"$BUILD/bin/ess-sim" --trace synthetic
 fi

@@ -16,13 +16,19 @@
  * A non-GEMM kernel (indexer scan, top-k, attention, streaming reads): its
  * fixed time plus the larger of its HBM traffic and its compute.
  */
-static double roofline(const struct sim_params *p, double bytes, double flops,
-		       double rate)
+static double roofline_eff(const struct sim_params *p, double bytes, double flops,
+			   double rate, double eff)
 {
-	double tm = bytes / (p->hw.hbm_bw * p->hw.hbm_eff);
+	double tm = bytes / (p->hw.hbm_bw * eff);
 	double tc = rate > 0 ? flops / rate : 0;
 
 	return p->hw.kernel_floor + (tm > tc ? tm : tc);
+}
+
+static double roofline(const struct sim_params *p, double bytes, double flops,
+		       double rate)
+{
+	return roofline_eff(p, bytes, flops, rate, p->hw.hbm_eff);
 }
 
 /*
@@ -252,7 +258,6 @@ static double layer_time(const struct sim_params *p, enum sim_side side,
 	double N = batch * nq, ctx = p->work.context + p->work.output / 2;
 	double fp8 = hw->fp8_rate * hw->gemm_eff, wb = m->weight_bytes;
 	double pre, post, after, idx, topk, attn, ffn, a2a = 0, t;
-	double hbm_bw = hw->hbm_bw * hw->hbm_eff;
 	struct shapes s;
 
 	shapes(p, &s);
@@ -264,15 +269,15 @@ static double layer_time(const struct sim_params *p, enum sim_side side,
 	       gemm_t(p, s.uk * wb, 2 * N * s.uk, 1);
 	after = gemm_t(p, s.uv * wb, 2 * N * s.uv, 1) +
 		gemm_t(p, s.o * wb, 2 * N * s.o, 1);
-	idx = roofline(p, batch * ctx * m->index_entry,
-		       2 * N * ctx * m->index_heads * m->index_dim, fp8);
+	idx = roofline_eff(p, batch * ctx * m->index_entry,
+			   2 * N * ctx * m->index_heads * m->index_dim, fp8, hw->index_eff);
 	/* scores written once and read once by the selection, fp32 */
-	topk = hw->kernel_floor + N * ctx * 4 * 2 / hbm_bw;
+	topk = hw->kernel_floor + N * ctx * 4 * 2 / (hw->hbm_bw * hw->index_eff);
 	/* the top-k rows are scattered: they stream at the gather rate */
 	attn = N * m->topk * m->latent_entry / hw->gather_bw;
 	t = 2 * N * m->heads * m->topk * (2 * m->kv_lora_rank + m->rope_dim) /
 	    (hw->bf16_rate * hw->attn_eff);
-	attn = hw->kernel_floor + (t > attn ? t : attn);
+	attn = hw->kernel_floor + hw->attn_fixed + (t > attn ? t : attn);
 	if (moe) {
 		double touched = local_experts(p) *
 			(1 - exp(-N * p->deploy.ep * m->active_experts / m->routed_experts));

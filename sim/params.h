@@ -23,6 +23,8 @@ struct sim_hw {
 	double gemm_sharpness;		/* p of the smooth roofline (m^p + c^p)^(1/p) */
 	double kernel_floor;		/* fixed time of every kernel */
 	double attn_eff;		/* fraction of peak reached by sparse MLA */
+	double attn_fixed;		/* sparse MLA: split combine and tail wave */
+	double index_eff;		/* fraction of hbm_bw of the indexer and top-k */
 	double gather_bw;		/* gather of scattered 656-B rows from HBM */
 	double pcie_h2d;		/* sorted UVA gather, GPU idle */
 	double pcie_h2d_overlap;	/* same while compute kernels run */

@@ -100,6 +100,8 @@ const struct sim_key sim_keys[] = {
 	K(hw, gemm_sharpness, SIM_REAL, 1, 64, "p of the GEMM roofline (mem^p + compute^p)^(1/p)"),
 	K(hw, kernel_floor, SIM_TIME, 0, 1, "fixed time of every kernel (ramp-up and tail)"),
 	K(hw, attn_eff, SIM_REAL, 0.01, 1, "fraction of BF16 peak reached by sparse MLA attention"),
+	K(hw, attn_fixed, SIM_TIME, 0, 1, "fixed time of the sparse attention beyond kernel_floor (split combine, tail wave)"),
+	K(hw, index_eff, SIM_REAL, 0.01, 1, "fraction of hbm_bw the indexer scan and the top-k reach"),
 	K(hw, gather_bw, SIM_BW, 1, BIG, "gather of scattered latent rows from HBM (sparse attention reads)"),
 	K(hw, pcie_h2d, SIM_BW, 1, BIG, "host->GPU UVA gather of sorted 656-B rows, GPU otherwise idle"),
 	K(hw, pcie_h2d_overlap, SIM_BW, 1, BIG, "same gather while compute kernels occupy the SMs"),

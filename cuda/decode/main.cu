@@ -369,7 +369,7 @@ int main(int argc, char **argv)
 	time_t now = time(NULL);
 	char date[64];
 	strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
-	printf("# ess-bench-decode: %s, %d SMs, %.0f MiB, driver %d.%d, %s\n\n", prop.name,
+	printf("# ess-bench-decode: %s, %d SMs, %.0f MiB, CUDA driver API %d.%d, %s\n\n", prop.name,
 	       prop.multiProcessorCount, prop.totalGlobalMem / 1048576.0, drv / 1000, (drv % 1000) / 10, date);
 	printf("Batch: the largest each side holds in the simulator's HBM budget for %.0f layers "
 	       "(%.1f GB for caches; --batch-* overrides).  %u steps of top-k 2048 from %s, "
@@ -384,7 +384,7 @@ int main(int argc, char **argv)
 	       "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	if (csv) {
 		fprintf(csv, "# ess-bench-decode (cuda/decode/, Documentation/dev/decode-bench.md) on %s,\n"
-			"# driver %d.%d, %s; %u steps (%u warm-up), top-k from %s.\n"
+			"# CUDA driver API %d.%d, %s; %u steps (%u warm-up), top-k from %s.\n"
 			"# Stand-in (not run as real kernels): projections, FFN/MoE, all-to-all and\n"
 			"# overhead as busy kernels of the simulator's times (standin_us per layer), LM\n"
 			"# head added (head_ms).  layer_us: measured per layer with the stand-in;\n"

@@ -7,8 +7,13 @@
  *   group,kind,shape,K,M,N,ms                              kernel times,
  *                                                          summed per group
  *   what,model,batch,miss_rate,slots,us                    resolve kernel
- * The end-to-end decode-step calibration waits for the decode-loop
- * benchmark (issue 8).
+ *   what,side,context,batch,limit,layers_run,...           ess-bench-decode
+ *                                                          --csv, as written
+ * The decode-loop rows compare the simulator's cache part of a layer
+ * (indexer, top-k, attention, and for ESS resolve, exposed fetch, SM
+ * contention and write-back) with the measured cache_us, at the row's
+ * context, batch and (ESS) miss rate = 1 - hit_rate, under the overlay a
+ * "# profile: PATH" comment line of the file names.
  */
 #include <glob.h>
 #include <math.h>
@@ -21,6 +26,9 @@
 
 #define MAX_ROWS 1024
 #define GROUP_MAX 64
+#define DECODE_HEADER "what,side,context,batch,limit,layers_run,model_layers,layer_us,cache_us," \
+		      "standin_us,head_ms,step_ms,tok_s,ratio,hit_rate,h2d_mb_per_step,d2h_mb_per_step"
+#define DECODE_FIELDS 17
 
 struct cal {
 	char what[128], model[32], profile[256], file[256];
@@ -28,6 +36,10 @@ struct cal {
 	int line;
 	/* kernel-time rows */
 	int kernel, manage;
+	/* decode-loop rows: side (1 ESS), context, cache part per layer (us),
+	 * hit rate; the batch is in rows */
+	int decode, ess;
+	double context, cache_us, hit;
 	double K, M, N, ms;
 };
 
@@ -42,17 +54,19 @@ static void ok(int cond, const char *desc)
 static int read_file(const char *path, struct cal *c, int max)
 {
 	FILE *f = fopen(path, "r");
-	char line[1024];
+	char line[1024], profile[256] = "";
 	int got = 0, lineno = 0, header = 0;
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		char *fld[8], *s = line;
+		char *fld[DECODE_FIELDS + 1], *s = line;
 		int nf = 0;
 
 		lineno++;
 		line[strcspn(line, "\r\n")] = '\0';
+		if (!strncmp(line, "# profile: ", 11))
+			snprintf(profile, sizeof(profile), "%.255s", line + 11);
 		if (line[0] == '#' || !line[0])
 			continue;
 		if (!header) {	/* the column names say the format */
@@ -62,6 +76,8 @@ static int read_file(const char *path, struct cal *c, int max)
 				header = 3;
 			} else if (!strcmp(line, "what,model,rows,row_bytes,gbps_low,gbps_high,profile")) {
 				header = 1;
+			} else if (!strcmp(line, DECODE_HEADER)) {
+				header = 4;
 			} else {
 				printf("# %s:%d: unknown column line\n", path, lineno);
 				fclose(f);
@@ -69,16 +85,35 @@ static int read_file(const char *path, struct cal *c, int max)
 			}
 			continue;
 		}
-		while (nf < 8 && (fld[nf] = strsep(&s, ",")))
+		const int want = header == 3 ? 6 : header == 4 ? DECODE_FIELDS : 7;
+		while (nf < DECODE_FIELDS + 1 && (fld[nf] = strsep(&s, ",")))
 			nf++;
-		if (nf != (header == 3 ? 6 : 7) || got >= max) {
-			printf("# %s:%d: want %d fields\n", path, lineno, header == 3 ? 6 : 7);
+		if (nf != want || got >= max) {
+			printf("# %s:%d: want %d fields\n", path, lineno, want);
 			fclose(f);
 			return -1;
 		}
 		memset(&c[got], 0, sizeof(c[got]));
 		snprintf(c[got].file, sizeof(c[got].file), "%s", path);
 		c[got].line = lineno;
+		if (header == 4) {
+			snprintf(c[got].what, sizeof(c[got].what), "%s", fld[0]);
+			snprintf(c[got].profile, sizeof(c[got].profile), "%s", profile);
+			c[got].decode = 1;
+			c[got].ess = !strcmp(fld[1], "ess");
+			c[got].context = atof(fld[2]);
+			c[got].rows = atof(fld[3]);	/* batch */
+			c[got].cache_us = atof(fld[8]);
+			c[got].hit = atof(fld[14]);
+			if ((!c[got].ess && strcmp(fld[1], "baseline")) || c[got].context <= 0 ||
+			    c[got].rows < 1 || c[got].cache_us <= 0 || c[got].hit < 0 || c[got].hit > 1) {
+				printf("# %s:%d: bad numbers\n", path, lineno);
+				fclose(f);
+				return -1;
+			}
+			got++;
+			continue;
+		}
 		if (header == 3) {
 			snprintf(c[got].what, sizeof(c[got].what), "%s", fld[0]);
 			snprintf(c[got].model, sizeof(c[got].model), "%s", fld[1]);
@@ -204,6 +239,28 @@ int main(void)
 				 "predicted %.4f ms, measured %.4f ms", c[i].file, c[i].line,
 				 c[i].what, nrows, pred * 1e3, meas * 1e3);
 			ok(kinds_ok && fabs(pred - meas) <= 0.10 * meas, desc);
+			continue;
+		}
+		if (c[i].decode) {
+			struct sim_step st;
+
+			meas = c[i].cache_us * 1e-6;
+			/* the benchmark's own setting: one query token per step */
+			if (sim_profile_set(&p, "deploy.mtp_depth = 0", err, sizeof(err)) ||
+			    (c[i].profile[0] && sim_profile_load(&p, c[i].profile, err, sizeof(err)))) {
+				printf("# %s\n", err);
+			} else {
+				p.work.context = c[i].context;
+				if (c[i].ess)
+					p.ess.miss_rate = 1 - c[i].hit;
+				sim_step_time(&p, c[i].ess ? SIM_ESS : SIM_BASELINE, (long)c[i].rows, &st);
+				pred = (st.indexer + st.topk + st.attn + st.manage + st.fetch_exposed +
+					st.contention + st.writeback) / sim_cache_layers(&p);
+			}
+			snprintf(desc, sizeof(desc), "%.200s:%d %.120s batch %.0f: cache part predicted "
+				 "%.1f us per layer, measured %.1f us", c[i].file, c[i].line, c[i].what,
+				 c[i].rows, pred * 1e6, meas * 1e6);
+			ok(pred > 0 && fabs(pred - meas) <= 0.10 * meas, desc);
 			continue;
 		}
 		if (c[i].manage) {
