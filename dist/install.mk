@@ -2,7 +2,8 @@
 #
 #   lib/libess.so.$(ESS_VERSION) with soname libess.so.$(ESS_SOVERSION),
 #   lib/libess.a, lib/libess-cuda.so (when built), lib/pkgconfig/ess.pc,
-#   include/ess/*.h and include/ess/uapi/ess.h, bin/ (the tools),
+#   include/ess/*.h and include/ess/uapi/ess.h, bin/ (the tools, and the
+#   GPU benchmarks when built),
 #   share/man/man1/, share/doc/ess/ (guides, udev rule, examples),
 #   lib/python3/dist-packages/ess.py (the ctypes binding)
 #
@@ -22,6 +23,8 @@ DOCDIR        ?= $(PREFIX)/share/doc/ess
 INSTALL       ?= install
 
 LIBESS_SO := $(BUILD)/libess.so.$(ESS_VERSION)
+# the GPU benchmarks `ess-bench` runs, installed beside it when built
+CUDA_PROGS := ess-bench-fetch ess-bench-fetch-multi ess-bench-decode
 
 .PHONY: shlib install install-dkms install-udev check-install check-python
 PYTHONDIR     ?= $(PREFIX)/lib/python3/dist-packages
@@ -51,6 +54,9 @@ install: lib shlib tools $(BUILD)/ess.pc
 	$(INSTALL) -m 644 $(wildcard include/ess/*.h) $(DESTDIR)$(INCLUDEDIR)/ess/
 	$(INSTALL) -m 644 include/uapi/ess.h $(DESTDIR)$(INCLUDEDIR)/ess/uapi/
 	$(INSTALL) -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	for p in $(CUDA_PROGS); do \
+		if [ -f $(BUILD)/bin/$$p ]; then $(INSTALL) -m 755 $(BUILD)/bin/$$p $(DESTDIR)$(BINDIR)/; fi; \
+	done
 	$(if $(wildcard Documentation/man/*.1),$(INSTALL) -m 644 $(wildcard Documentation/man/*.1) $(DESTDIR)$(MANDIR)/man1/)
 	$(INSTALL) -m 644 $(wildcard Documentation/admin-guide/*.md) $(DESTDIR)$(DOCDIR)/
 	$(INSTALL) -d $(DESTDIR)$(PYTHONDIR)

@@ -5,9 +5,11 @@
  *   ess-bench fetch [pool_GiB] [reps] [manage|bulk|locality]
  *                          GPU fetch/management table, or one part of it
  *   ess-bench fetch-multi  the multi-GPU fetch check
+ *   ess-bench decode [...] the emulated decode loop, baseline against ESS
+ *                          (ess-bench-decode; options in its man page)
  *
  * The GPU benchmarks are CUDA programs built by cuda/build.mk next to this
- * one (build/bin/ess-bench-fetch, ess-bench-fetch-multi); libess itself
+ * one (build/bin/ess-bench-fetch, ess-bench-fetch-multi, ess-bench-decode); libess itself
  * never links CUDA, so this tool runs them rather than linking them.
  */
 #include <errno.h>
@@ -20,7 +22,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ess-bench fetch [pool_GiB] [reps] [manage|bulk|locality]\n"
-		   "       ess-bench fetch-multi\n");
+		   "       ess-bench fetch-multi\n"
+		   "       ess-bench decode [options]   (ess-bench-decode --help)\n");
 }
 
 int main(int argc, char **argv)
@@ -38,6 +41,8 @@ int main(int argc, char **argv)
 		name = "ess-bench-fetch";
 	else if (!strcmp(argv[1], "fetch-multi"))
 		name = "ess-bench-fetch-multi";
+	else if (!strcmp(argv[1], "decode"))
+		name = "ess-bench-decode";
 	else if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return 0;

@@ -10,40 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../sim/cli.h"
 #include "../../sim/profile.h"
+#include "sim-run.h"
 
 static int n;
-static char *out_buf, *err_buf;
 
 static void ok(int cond, const char *desc)
 {
 	printf("%sok %d - %s\n", cond ? "" : "not ", ++n, desc);
-}
-
-/* Run ess-sim with a NULL-terminated argument list; keeps its output. */
-static int run(const char *first, ...)
-{
-	char *argv[32];
-	int argc = 0, rc;
-	size_t ol, el;
-	FILE *o, *e;
-	va_list ap;
-
-	free(out_buf);
-	free(err_buf);
-	o = open_memstream(&out_buf, &ol);
-	e = open_memstream(&err_buf, &el);
-	argv[argc++] = "ess-sim";
-	va_start(ap, first);
-	for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
-	va_end(ap);
-	argv[argc] = NULL;
-	rc = sim_cli_main(argc, argv, o, e, NULL);
-	fclose(o);
-	fclose(e);
-	return rc;
 }
 
 static int count_lines(const char *s)

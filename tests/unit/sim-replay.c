@@ -15,13 +15,15 @@
 #undef main
 
 static int n;
-static char *out_buf, *err_buf;
 static struct replay_cache cache;
 static struct sim_replayer rp = {
 	.miss_rate = replay_miss_rate,
 	.policies = replay_policies,
 	.ctx = &cache,
 };
+
+#define SIM_RUN_REPLAYER (&rp)
+#include "sim-run.h"
 
 /* Both data rows of a 2-row CSV carry miss rate m (13th column). */
 static int count_occurrences_ok(const char *csv, double m)
@@ -45,30 +47,6 @@ static int count_occurrences_ok(const char *csv, double m)
 static void ok(int cond, const char *desc)
 {
 	printf("%sok %d - %s\n", cond ? "" : "not ", ++n, desc);
-}
-
-static int run(const char *first, ...)
-{
-	char *argv[32];
-	int argc = 0, rc;
-	size_t ol, el;
-	FILE *o, *e;
-	va_list ap;
-
-	free(out_buf);
-	free(err_buf);
-	o = open_memstream(&out_buf, &ol);
-	e = open_memstream(&err_buf, &el);
-	argv[argc++] = "ess-sim";
-	va_start(ap, first);
-	for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
-	va_end(ap);
-	argv[argc] = NULL;
-	rc = sim_cli_main(argc, argv, o, e, &rp);
-	fclose(o);
-	fclose(e);
-	return rc;
 }
 
 int main(void)
