@@ -61,6 +61,7 @@ static uint64_t rng(void)
 
 #ifdef ESS_MANAGE_PROF
 extern "C" int ess_cuda_manage_prof(unsigned long long *out);
+extern "C" int ess_cuda_manage_prof_cluster(unsigned long long *out);
 #endif
 
 static int reps = 9;
@@ -322,11 +323,15 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 #ifdef ESS_MANAGE_PROF
 	{
 		unsigned long long pr[16];
-		ess_cuda_manage_prof(pr);
-		printf("<!-- flags %u: phase cycles (block 0, last step): load %llu hash %llu hits %llu misses %llu "
-		       "range %llu radix %llu ties %llu sort %llu fill %llu -->\n",
-		       flags, pr[1] - pr[0], pr[2] - pr[1], pr[3] - pr[2], pr[4] - pr[3], pr[5] - pr[4],
-		       pr[6] - pr[5], pr[7] - pr[6], pr[8] - pr[7], pr[9] - pr[8]);
+		const int cl = ess_cuda_manage_cluster(&a);
+		if (cl > 1)
+			ess_cuda_manage_prof_cluster(pr);
+		else
+			ess_cuda_manage_prof(pr);
+		printf("<!-- flags %u, %d block(s) per request: phase cycles (block 0, last step): load %llu hash %llu hits %llu misses %llu "
+		       "range %llu radix %llu ties %llu sort %llu fill %llu; total %llu -->\n",
+		       flags, cl, pr[1] - pr[0], pr[2] - pr[1], pr[3] - pr[2], pr[4] - pr[3], pr[5] - pr[4],
+		       pr[6] - pr[5], pr[7] - pr[6], pr[8] - pr[7], pr[9] - pr[8], pr[9] - pr[0]);
 	}
 #endif
 	void *d[] = {m.tok_d, m.key_d, m.freq_d, m.t_d, m.reqs_d, m.ntok_d, m.nmiss_d, m.ext_d,
@@ -635,8 +640,12 @@ int main(int argc, char **argv)
 	}
 manage:
 	printf("\n## Management kernel per layer (top-k %u, %u slots, LRU, synthetic stream, 18 timed steps)\n\n", TOPK, SLOTS);
-	printf("radix only: the same kernel with ESS_MANAGE_RADIX_ONLY (victims by radix select, not the LRU histogram).\n\n");
-	printf("| batch | target miss %% | seen miss %% | manage us/layer | manage + fetch us/layer | fetch GB/s within | radix only: manage us/layer |\n|---|---|---|---|---|---|---|\n");
+	printf("manage: blocks per request chosen by the launcher (a cluster of 4 while 4 x batch fits the SMs, of 2 while 2 x batch does, else one block); "
+	       "radix only: the same with ESS_MANAGE_RADIX_ONLY (victims by radix select, not the LRU histogram); "
+	       "one block, cluster 2, cluster 4: that many blocks per request forced (clusters beyond what fits at once run in waves); "
+	       "match_any: as manage, the cluster kernel's LRU histogram by one shared atomic per bucket and warp (match_any) instead of per slot.\n\n");
+	printf("| batch | target miss %% | seen miss %% | manage us/layer | manage + fetch us/layer | fetch GB/s within | radix only: manage us/layer "
+	       "| one block | cluster 2 | cluster 4 | match_any |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
 	const uint32_t mb[] = {16, 64, 128};
 	const double mr[] = {0.05, 0.10, 0.20};
 	const bool one = getenv("ESS_BENCH_ONE") != NULL;	/* batch 64, 10% only */
@@ -647,8 +656,14 @@ manage:
 			double m1, m2, seen, fg, r1, r2, rseen, rfg;
 			mbench_run(bt, r, pool_d, pool_rows, 0, &m1, &m2, &seen, &fg);
 			mbench_run(bt, r, pool_d, pool_rows, ESS_MANAGE_RADIX_ONLY, &r1, &r2, &rseen, &rfg);
-			printf("| %u | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", bt, r * 100, seen * 100, m1 * 1000,
-			       m2 * 1000, fg, r1 * 1000);
+			double f1[4];
+			const uint32_t ff[4] = {ESS_MANAGE_ONE_BLOCK, ESS_MANAGE_CLUSTER2, ESS_MANAGE_CLUSTER4,
+						ESS_MANAGE_HIST_MATCH};
+			for (int q = 0; q < 4; q++)
+				mbench_run(bt, r, pool_d, pool_rows, ff[q], &f1[q], &r2, &rseen, &rfg);
+			printf("| %u | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", bt, r * 100,
+			       seen * 100, m1 * 1000, m2 * 1000, fg, r1 * 1000, f1[0] * 1000, f1[1] * 1000, f1[2] * 1000,
+			       f1[3] * 1000);
 			fflush(stdout);
 		}
 	CK(cudaFree(same_d));

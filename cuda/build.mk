@@ -17,7 +17,7 @@ ifneq ($(NVCC),)
 CUDA_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 NVCC_FLAGS := -O3 -std=c++17 -Iinclude -Icuda $(CUDA_ARCH) -Xcompiler -fPIC,-Wall,-Wextra \
 	      --Werror all-warnings -lineinfo
-CUDA_LIB_SRCS := cuda/fetch.cu cuda/fetch_launch.cu cuda/manage.cu cuda/manage_launch.cu
+CUDA_LIB_SRCS := cuda/fetch.cu cuda/fetch_launch.cu cuda/manage.cu cuda/manage_cluster.cu cuda/manage_launch.cu
 CUDA_LIB_OBJS := $(CUDA_LIB_SRCS:cuda/%.cu=$(BUILD)/cuda/%.o)
 GPU_TEST_SRCS := $(wildcard tests/gpu/*.cu)
 GPU_TESTS     := $(GPU_TEST_SRCS:tests/gpu/%.cu=$(BUILD)/tests/gpu/%)
@@ -32,7 +32,7 @@ cuda: $(BUILD)/libess-cuda.a $(BUILD)/libess-cuda.so cuda-tests $(BUILD)/bin/ess
       $(BUILD)/bin/ess-bench-fetch-prof $(BUILD)/bin/ess-bench-fetch-multi
 cuda-tests: $(GPU_TESTS) $(GPU_LIB_TESTS)
 
-$(BUILD)/cuda/%.o: cuda/%.cu cuda/ess_cuda.h cuda/kernels.cuh include/ess/hotset.h
+$(BUILD)/cuda/%.o: cuda/%.cu cuda/ess_cuda.h cuda/kernels.cuh cuda/manage_util.cuh include/ess/hotset.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -c -o $@ $<
 
@@ -68,7 +68,7 @@ $(BUILD)/bin/ess-bench-fetch-multi: cuda/bench_multi.cu $(BUILD)/libess-cuda.a
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< $(BUILD)/libess-cuda.a -lnuma -lpthread
 
 # The same benchmark with per-phase clocks in the management kernel.
-$(BUILD)/bin/ess-bench-fetch-prof: cuda/bench.cu $(CUDA_LIB_SRCS) cuda/ess_cuda.h cuda/kernels.cuh
+$(BUILD)/bin/ess-bench-fetch-prof: cuda/bench.cu $(CUDA_LIB_SRCS) cuda/ess_cuda.h cuda/kernels.cuh cuda/manage_util.cuh
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -DESS_MANAGE_PROF -o $@ cuda/bench.cu $(CUDA_LIB_SRCS)
 

@@ -119,6 +119,16 @@ struct ess_manage_args {
 #define ESS_MANAGE_NO_TICK 1u	/* keep t (decode append: a fill at the current t) */
 #define ESS_MANAGE_RADIX_ONLY 2u /* LRU too: victims by radix select only
 				  * (tests and measurements) */
+/* Blocks per request (default: a cluster of 4 blocks while 4 x batch fits
+ * the SMs, else of 2 while 2 x batch does, else one block; see
+ * ess_cuda_manage_cluster).  Forcing a cluster size is for tests and
+ * measurements: more clusters than fit at once run in waves. */
+#define ESS_MANAGE_ONE_BLOCK 4u	/* one block per request */
+#define ESS_MANAGE_CLUSTER2 8u	/* a cluster of 2 blocks per request */
+#define ESS_MANAGE_CLUSTER4 16u	/* a cluster of 4 blocks per request */
+#define ESS_MANAGE_HIST_MATCH 32u /* cluster kernel, LRU histogram: one shared
+				   * atomic per bucket and warp (match_any)
+				   * instead of per slot (measurements) */
 
 enum {
 	ESS_CUDA_C_RESOLVES = 0,
@@ -144,6 +154,9 @@ const char *ess_cuda_err_name(int code);
 /* max_requests bounds reqs[] (checked on the device, ESS_CUDA_EREQ). */
 int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_requests,
 		    void *stream);
+/* Blocks per request that ess_cuda_manage would launch for these
+ * arguments (1, 2 or 4), or -EINVAL. */
+int ess_cuda_manage_cluster(const struct ess_manage_args *a);
 
 /* Text of the last CUDA failure in this thread. */
 const char *ess_cuda_last_error(void);

@@ -3,7 +3,10 @@
 # libnuma or libisal needed), GPU tests, the fetch benchmark, the Python
 # example through a shared libess, then compute-sanitizer memcheck and
 # racecheck (slowest, last).  Logs and tables go to $OUT.
-#   cuda/gpu-run.sh [tests|bench|all|multi]   (default all)
+#   cuda/gpu-run.sh [tests|bench|all|multi|manage]   (default all)
+# manage: the management kernel's test, table and phase clocks only
+# (ESS_SAN=1: and compute-sanitizer on its test when it passed;
+# ESS_SAN_RACE_ONLY=text: racecheck only the geometries named with text).
 # ESS_BASELINE=dir: a dir/manage.cu (an earlier management kernel, e.g.
 # `git show REV:cuda/manage.cu`) is built into the benchmark too and its
 # management table written to baseline.md, for a before/after on one card.
@@ -46,6 +49,39 @@ if ls .gpu-deps/*.deb >/dev/null 2>&1; then
 	eval "$mk shlib" >>"$OUT/build.log" 2>&1 && libess=yes || echo "shared libess not built: see build.log"
 fi
 rc=0
+if [ "$what" = manage ]; then
+	# the management kernel alone: its test, its table (and ESS_BASELINE's
+	# at batch 64, 10%), phase clocks, then compute-sanitizer on its test
+	build/tests/gpu/manage-rule >"$OUT/tests.txt" 2>&1 || rc=1
+	grep -E '^not ok|^1\.\.' "$OUT/tests.txt"; echo "manage-rule: $(grep -c '^ok' "$OUT/tests.txt") ok"
+	build/bin/ess-bench-fetch 1 9 manage >"$OUT/fetch-table.md" 2>&1 || rc=1
+	cat "$OUT/fetch-table.md"
+	ESS_BENCH_ONE=1 build/bin/ess-bench-fetch-prof 1 3 manage 2>&1 | grep -E '^\| 64 \|.*\|$|phase' >"$OUT/prof.txt"
+	cat "$OUT/prof.txt"
+	if [ -n "${ESS_BASELINE:-}" ] && [ -f "$ESS_BASELINE/manage.cu" ]; then
+		bl_launch=cuda/manage_launch.cu
+		[ -f "$ESS_BASELINE/manage_launch.cu" ] && bl_launch=$ESS_BASELINE/manage_launch.cu
+		nvcc -O3 -std=c++17 -Iinclude -Icuda -gencode arch=compute_90,code=sm_90 \
+			-o build/bin/ess-bench-fetch-baseline cuda/bench.cu cuda/fetch.cu \
+			cuda/fetch_launch.cu "$ESS_BASELINE/manage.cu" "$bl_launch" \
+			>>"$OUT/build.log" 2>&1 &&
+		ESS_BENCH_ONE=1 build/bin/ess-bench-fetch-baseline 1 9 manage >"$OUT/baseline.md" 2>&1
+		cat "$OUT/baseline.md"
+	fi
+	if [ -n "${ESS_SAN:-}" ] && [ $rc = 0 ]; then
+		for tool in memcheck racecheck; do
+			only=
+			[ $tool = racecheck ] && only=${ESS_SAN_RACE_ONLY:-}
+			ESS_MANAGE_ONLY=$only ESS_GPU_QUICK=1 timeout ${ESS_SAN_TIMEOUT:-300} compute-sanitizer --tool $tool --error-exitcode 9 \
+				build/tests/gpu/manage-rule >/tmp/san.log 2>&1
+			r=$?
+			{ echo "=== $tool manage-rule"; cat /tmp/san.log; } >>"$OUT/san.log"
+			echo "sanitizer $tool manage-rule: exit $r, $(grep -c '^ok' /tmp/san.log) ok, $(grep -c '^not ok' /tmp/san.log) not ok; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' /tmp/san.log | tail -1)" | tee -a "$OUT/tests.txt"
+			[ $r = 0 ] || rc=1
+		done
+	fi
+	exit $rc
+fi
 if [ "$what" != bench ]; then
 	TAP_LOGDIR=/tmp/ess-tap tests/tap-run.sh gpu build/tests/gpu/* 2>&1 | tee "$OUT/tests.txt" || rc=1
 	cat /tmp/ess-tap/* >>"$OUT/tests.txt" 2>/dev/null
@@ -65,9 +101,12 @@ if [ "$what" != tests ]; then
 	cat "$OUT/fetch-table.md"
 	ESS_BENCH_ONE=1 build/bin/ess-bench-fetch-prof 1 3 manage 2>&1 | grep -E '^\| (16|64|128) \|.*\|$|phase' | tail -20 >"$OUT/prof.txt"
 	if [ -n "${ESS_BASELINE:-}" ] && [ -f "$ESS_BASELINE/manage.cu" ]; then
+		# its own launcher too when dir has one (dir/manage_launch.cu)
+		bl_launch=cuda/manage_launch.cu
+		[ -f "$ESS_BASELINE/manage_launch.cu" ] && bl_launch=$ESS_BASELINE/manage_launch.cu
 		nvcc -O3 -std=c++17 -Iinclude -Icuda -gencode arch=compute_90,code=sm_90 \
 			-o build/bin/ess-bench-fetch-baseline cuda/bench.cu cuda/fetch.cu \
-			cuda/fetch_launch.cu "$ESS_BASELINE/manage.cu" cuda/manage_launch.cu \
+			cuda/fetch_launch.cu "$ESS_BASELINE/manage.cu" "$bl_launch" \
 			>>"$OUT/build.log" 2>&1 &&
 		build/bin/ess-bench-fetch-baseline 1 9 manage >"$OUT/baseline.md" 2>&1
 	fi

@@ -50,5 +50,10 @@ __global__ void ess_k_copy1_u8(struct ess_kcopy p);
 #define ESS_MANAGE_THREADS 1024
 __global__ void ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			     uint32_t hash_cap, uint32_t sort_cap);
+/* The same on a cluster of 2..ESS_MANAGE_CLUSTER_MAX blocks per batch row
+ * (cluster dimension set at launch), each holding sc slots. */
+#define ESS_MANAGE_CLUSTER_MAX 4
+__global__ void ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
+				     uint32_t hash_cap, uint32_t sort_cap, uint32_t sc);
 
 #endif /* ESS_CUDA_KERNELS_CUH */

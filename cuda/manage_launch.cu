@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Host side of the management kernel: argument checks, shared-memory
- * sizing, and the gather of the misses queued right behind it.
+ * Host side of the management kernels: argument checks, the choice of one
+ * block or a cluster of blocks per request, shared-memory sizing, and the
+ * gather of the misses queued right behind it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -35,13 +36,146 @@ extern "C" const char *ess_cuda_err_name(int code)
 	}
 }
 
-extern "C" int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_requests,
-			       void *stream)
+/* Shapes of one launch: hash and sort capacities, slots per block and
+ * dynamic shared memory for a cluster of cl blocks (1: ess_k_manage). */
+struct manage_shape {
+	uint32_t hash_cap, sort_cap, sc;
+	size_t smem;
+};
+
+static struct manage_shape manage_shape(const struct ess_manage_args *a, uint32_t cl)
 {
-	if (!a)
-		return ess_cuda_inval("NULL arguments");
-	if (a->nreq == 0)
+	struct manage_shape m;
+	/* load factor at most 1/4: short probe chains for the 'slots' lookups */
+	m.hash_cap = pow2_at_least(4 * a->topk < 8 ? 8 : 4 * a->topk);
+	/* at least 4: keeps every shared array 16-byte aligned (cuda/manage.cu) */
+	m.sort_cap = pow2_at_least(a->topk < 4 ? 4 : a->topk);
+	/* slots per block: a multiple of 4 (16-byte copies, alignment) */
+	m.sc = cl == 1 ? a->slots : ((a->slots + cl - 1) / cl + 3) & ~3u;
+	/* vkey, vslot, mtok, two ranks [sort_cap]; htok, hpos [hash_cap];
+	 * key, token, freq copies and hit flags [slots of the block]; row
+	 * copy and position -> slot [topk] (layout: cuda/manage.cu,
+	 * cuda/manage_cluster.cu) */
+	m.smem = (size_t)m.sort_cap * (8 + 4 + 4 + 4 + 4) + (size_t)m.hash_cap * (4 + 2) +
+		 (size_t)m.sc * (8 + 4 + 4 + 1) + (size_t)a->topk * (4 + 4);
+	/* the cluster kernel keeps hit bits per block [cl][topk / 32 words]
+	 * instead of position -> slot [topk] */
+	if (cl > 1)
+		m.smem = m.smem - (size_t)a->topk * 4 + (size_t)cl * ((a->topk + 31) / 32) * 4;
+	return m;
+}
+
+/* Per thread and device: the attributes read once, the kernels' shared
+ * memory limits raised once per size, the clusters that fit at once. */
+struct manage_dev {
+	int dev, optin, sms;
+	size_t set_smem[2];	/* one block; cluster kernel */
+	int fit_cl[ESS_MANAGE_CLUSTER_MAX + 1];
+	size_t fit_smem[ESS_MANAGE_CLUSTER_MAX + 1];
+};
+static __thread struct manage_dev md = {-1, 0, 0, {0, 0}, {0}, {0}};
+
+static int manage_dev_get(void)
+{
+	int dev = 0;
+	cudaError_t e = cudaGetDevice(&dev);
+	if (e == cudaSuccess && dev != md.dev) {
+		md.dev = -1;
+		e = cudaDeviceGetAttribute(&md.optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+		if (e == cudaSuccess)
+			e = cudaDeviceGetAttribute(&md.sms, cudaDevAttrMultiProcessorCount, dev);
+		if (e == cudaSuccess) {
+			md.dev = dev;
+			md.set_smem[0] = md.set_smem[1] = 0;
+			for (int i = 0; i <= ESS_MANAGE_CLUSTER_MAX; i++) {
+				md.fit_cl[i] = 0;
+				md.fit_smem[i] = 0;
+			}
+		}
+	}
+	if (e != cudaSuccess)
+		return ess_cuda_fail(e, "device attributes");
+	return 0;
+}
+
+/* Static shared memory of the cluster kernel (its pushed histograms) and
+ * of the one-block kernel, with room to spare. */
+#define MANAGE_STATIC_ONE 4096
+#define MANAGE_STATIC_CLUSTER 12288
+
+static int manage_set_smem(int which, size_t smem)
+{
+	if (md.set_smem[which] >= smem)
 		return 0;
+	cudaError_t e = which ? cudaFuncSetAttribute(ess_k_manage_cluster,
+						     cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)
+			      : cudaFuncSetAttribute(ess_k_manage,
+						     cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+	if (e != cudaSuccess)
+		return ess_cuda_fail(e, "cudaFuncSetAttribute");
+	md.set_smem[which] = smem;
+	return 0;
+}
+
+/* Clusters of cl blocks that can run at once with this much shared
+ * memory (0: none), asked once per size. */
+static int manage_fit(uint32_t cl, size_t smem)
+{
+	if (md.fit_smem[cl] == smem)
+		return md.fit_cl[cl];
+	if (smem + MANAGE_STATIC_CLUSTER > (size_t)md.optin || manage_set_smem(1, smem) != 0)
+		return 0;
+	cudaLaunchConfig_t cfg = {};
+	cudaLaunchAttribute at[1];
+	at[0].id = cudaLaunchAttributeClusterDimension;
+	at[0].val.clusterDim.x = cl;
+	at[0].val.clusterDim.y = 1;
+	at[0].val.clusterDim.z = 1;
+	cfg.gridDim = dim3(cl, 1, 1);
+	cfg.blockDim = dim3(ESS_MANAGE_THREADS, 1, 1);
+	cfg.dynamicSmemBytes = smem;
+	cfg.attrs = at;
+	cfg.numAttrs = 1;
+	int n = 0;
+	if (cudaOccupancyMaxActiveClusters(&n, ess_k_manage_cluster, &cfg) != cudaSuccess) {
+		cudaGetLastError();	/* not sticky: no cluster then */
+		n = 0;
+	}
+	md.fit_cl[cl] = n;
+	md.fit_smem[cl] = smem;
+	return n;
+}
+
+/* Blocks per request: forced by a flag, else the largest cluster whose
+ * blocks all fit the SMs at once for this batch. */
+static int manage_pick(const struct ess_manage_args *a)
+{
+	const uint32_t f = a->flags & (ESS_MANAGE_ONE_BLOCK | ESS_MANAGE_CLUSTER2 | ESS_MANAGE_CLUSTER4);
+	if (f & (f - 1))
+		return ess_cuda_inval("more than one of ONE_BLOCK, CLUSTER2, CLUSTER4");
+	if (f == ESS_MANAGE_ONE_BLOCK)
+		return 1;
+	/* the cluster kernel sorts the misses in half a block, 4 a thread */
+	const bool cl_ok = a->topk <= 2 * ESS_MANAGE_THREADS;
+	if (f && !cl_ok)
+		return ess_cuda_inval("a cluster per request takes top-k up to 2048");
+	if (!cl_ok)
+		return 1;
+	if (f) {
+		const uint32_t cl = f == ESS_MANAGE_CLUSTER2 ? 2 : 4;
+		if (manage_fit(cl, manage_shape(a, cl).smem) < 1)
+			return ess_cuda_inval("topk/slots need more shared memory than a cluster block has");
+		return (int)cl;
+	}
+	for (uint32_t cl = ESS_MANAGE_CLUSTER_MAX; cl >= 2; cl /= 2)
+		if ((uint64_t)a->nreq * cl <= (uint64_t)md.sms &&
+		    (uint32_t)manage_fit(cl, manage_shape(a, cl).smem) >= a->nreq)
+			return (int)cl;
+	return 1;
+}
+
+static int manage_check(const struct ess_manage_args *a, uint32_t max_requests)
+{
 	if (!a->hs_token || !a->hs_key || !a->hs_freq || !a->hs_t || !a->reqs ||
 	    !a->topk_rows || !a->slots_out || !a->extent_off || !a->ntokens ||
 	    !a->miss_off || !a->miss_slot || !a->miss_token || !a->nmiss ||
@@ -58,43 +192,61 @@ extern "C" int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_req
 		return ess_cuda_inval("host map geometry");
 	if (a->do_fetch && (!a->host_base || !a->hot_base))
 		return ess_cuda_inval("fetch without host or hot base");
+	return 0;
+}
 
-	/* load factor at most 1/4: short probe chains for the 'slots' lookups */
-	const uint32_t hash_cap = pow2_at_least(4 * a->topk < 8 ? 8 : 4 * a->topk);
-	/* at least 4: keeps every shared array 16-byte aligned (cuda/manage.cu) */
-	const uint32_t sort_cap = pow2_at_least(a->topk < 4 ? 4 : a->topk);
-	/* vkey, vslot, mtok, two ranks [sort_cap]; htok, hpos [hash_cap];
-	 * key, token, freq copies and hit flags [slots]; row copy and
-	 * position -> slot [topk] (layout: cuda/manage.cu) */
-	size_t smem = (size_t)sort_cap * (8 + 4 + 4 + 4 + 4) + (size_t)hash_cap * (4 + 2) +
-		      (size_t)a->slots * (8 + 4 + 4 + 1) + (size_t)a->topk * (4 + 4);
-	int dev = 0;
-	static __thread int optin_dev = -1, optin;
-	cudaError_t e = cudaGetDevice(&dev);
-	if (e == cudaSuccess && dev != optin_dev) {
-		e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
-		optin_dev = e == cudaSuccess ? dev : -1;
-	}
-	if (e != cudaSuccess)
-		return ess_cuda_fail(e, "device attributes");
-	if (smem + 4096 > (size_t)optin)
-		return ess_cuda_inval("topk/slots need more shared memory than a block has");
-	/* raise the kernel's shared-memory limit once per device and size */
-	static __thread int set_dev = -1;
-	static __thread size_t set_smem;
-	if (set_dev != dev || set_smem < smem) {
-		e = cudaFuncSetAttribute(ess_k_manage, cudaFuncAttributeMaxDynamicSharedMemorySize,
-					 (int)smem);
-		if (e != cudaSuccess)
-			return ess_cuda_fail(e, "cudaFuncSetAttribute");
-		set_dev = dev;
-		set_smem = smem;
-	}
+extern "C" int ess_cuda_manage_cluster(const struct ess_manage_args *a)
+{
+	if (!a)
+		return ess_cuda_inval("NULL arguments");
+	int rc = manage_dev_get();
+	return rc ? rc : manage_pick(a);
+}
 
+extern "C" int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_requests,
+			       void *stream)
+{
+	if (!a)
+		return ess_cuda_inval("NULL arguments");
+	if (a->nreq == 0)
+		return 0;
+	int rc = manage_check(a, max_requests);
+	if (rc)
+		return rc;
+	rc = manage_dev_get();
+	if (rc)
+		return rc;
+	const int cl = manage_pick(a);
+	if (cl < 0)
+		return cl;
+	const struct manage_shape sh = manage_shape(a, (uint32_t)cl);
 	cudaStream_t st = (cudaStream_t)stream;
-	ess_k_manage<<<a->nreq, ESS_MANAGE_THREADS, smem, st>>>(*a, max_requests,
-								 hash_cap, sort_cap);
-	e = cudaGetLastError();
+	cudaError_t e;
+	if (cl == 1) {
+		if (sh.smem + MANAGE_STATIC_ONE > (size_t)md.optin)
+			return ess_cuda_inval("topk/slots need more shared memory than a block has");
+		rc = manage_set_smem(0, sh.smem);
+		if (rc)
+			return rc;
+		ess_k_manage<<<a->nreq, ESS_MANAGE_THREADS, sh.smem, st>>>(*a, max_requests,
+									    sh.hash_cap, sh.sort_cap);
+		e = cudaGetLastError();
+	} else {
+		cudaLaunchConfig_t cfg = {};
+		cudaLaunchAttribute at[1];
+		at[0].id = cudaLaunchAttributeClusterDimension;
+		at[0].val.clusterDim.x = (unsigned)cl;
+		at[0].val.clusterDim.y = 1;
+		at[0].val.clusterDim.z = 1;
+		cfg.gridDim = dim3(a->nreq * (uint32_t)cl, 1, 1);
+		cfg.blockDim = dim3(ESS_MANAGE_THREADS, 1, 1);
+		cfg.dynamicSmemBytes = sh.smem;
+		cfg.stream = st;
+		cfg.attrs = at;
+		cfg.numAttrs = 1;
+		e = cudaLaunchKernelEx(&cfg, ess_k_manage_cluster, *a, max_requests, sh.hash_cap,
+				       sh.sort_cap, sh.sc);
+	}
 	if (e != cudaSuccess)
 		return ess_cuda_fail(e, "management kernel launch");
 	if (!a->do_fetch)

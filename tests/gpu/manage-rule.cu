@@ -8,7 +8,10 @@
  * (poisoned at start) must equal the host rows byte for byte; bad rows must
  * set the error word, write -1 and change nothing; the step must run the
  * same when captured in a CUDA graph.  ESS_GPU_QUICK=1 runs fewer steps
- * (for compute-sanitizer).
+ * (for compute-sanitizer), ESS_MANAGE_ONLY=text only the geometries whose
+ * name holds text.  Each geometry runs under the blocks per request the
+ * launcher picks, or those its flags force (one block, a cluster of 2 or
+ * 4 blocks), batches above the SM count included.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -450,6 +453,11 @@ static void pick_batch(const struct state *st, uint32_t *reqs)
 
 static void run_geom(const struct geom *g, int quick)
 {
+	/* ESS_MANAGE_ONLY=text: only geometries whose name holds it (to keep
+	 * a compute-sanitizer run short) */
+	const char *only = getenv("ESS_MANAGE_ONLY");
+	if (only && *only && !strstr(g->name, only))
+		return;
 	struct state st;
 	setup(&st, g);
 	const uint32_t steps = quick ? (g->steps < 6 ? g->steps : 6) : g->steps;
@@ -578,6 +586,50 @@ static void test_bad_args(void)
 	a.nreq = 1;
 	tap_ok(ess_cuda_manage(&a, 4, 0) == -EINVAL, "management with NULL arrays is -EINVAL");
 	tap_ok(ess_cuda_manage(NULL, 4, 0) == -EINVAL, "management with NULL args is -EINVAL");
+	a.slots = 64;
+	a.topk = 48;
+	a.flags = ESS_MANAGE_CLUSTER2 | ESS_MANAGE_CLUSTER4;
+	tap_ok(ess_cuda_manage_cluster(&a) == -EINVAL, "two cluster sizes forced at once is -EINVAL");
+	a.flags = ESS_MANAGE_ONE_BLOCK | ESS_MANAGE_CLUSTER2;
+	tap_ok(ess_cuda_manage_cluster(&a) == -EINVAL, "one block and a cluster forced at once is -EINVAL");
+	tap_ok(ess_cuda_manage_cluster(NULL) == -EINVAL, "launcher choice with NULL args is -EINVAL");
+}
+
+/* Blocks per request the launcher picks: a cluster of 4 while 4 x batch
+ * fits the SMs, 2 while 2 x batch does, else one block; forced by flags. */
+static void test_pick(void)
+{
+	int dev = 0, sms = 0;
+	CK(cudaGetDevice(&dev));
+	CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+	struct ess_manage_args a;
+	memset(&a, 0, sizeof(a));
+	a.slots = 6144;
+	a.topk = 2048;
+	const struct { uint32_t nreq, flags; int want; } c[] = {
+		{8, 0, 8u * 4 <= (uint32_t)sms ? 4 : 8u * 2 <= (uint32_t)sms ? 2 : 1},
+		{(uint32_t)sms / 2, 0, 2},	/* 1 where fewer clusters of 2 fit at once */
+		{(uint32_t)sms / 2 + 1, 0, 1},
+		{(uint32_t)sms + 18, 0, 1},
+		{(uint32_t)sms + 18, ESS_MANAGE_CLUSTER2, 2},
+		{(uint32_t)sms + 18, ESS_MANAGE_CLUSTER4, 4},
+		{8, ESS_MANAGE_ONE_BLOCK, 1},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		a.nreq = c[i].nreq;
+		a.flags = c[i].flags;
+		const int got = ess_cuda_manage_cluster(&a);
+		tap_ok(got == c[i].want || (c[i].want == 2 && !c[i].flags && got == 1),
+		       "batch %u of 6144/2048 on %d SMs, flags %u: %d block(s) per request (want %d)",
+		       c[i].nreq, sms, c[i].flags, got, c[i].want);
+	}
+	/* the cluster kernel takes top-k up to 2048 */
+	a.topk = 2049;
+	a.nreq = 8;
+	a.flags = 0;
+	tap_ok(ess_cuda_manage_cluster(&a) == 1, "top-k 2049: one block per request");
+	a.flags = ESS_MANAGE_CLUSTER2;
+	tap_ok(ess_cuda_manage_cluster(&a) == -EINVAL, "top-k 2049 with a cluster forced is -EINVAL");
 }
 
 int main(void)
@@ -597,7 +649,34 @@ int main(void)
 	/* few misses over 400 steps: keys older than t - 255 (the LRU
 	 * histogram's bucket 0 holds several keys: radix fallback) */
 	static const struct geom stale = {"stale-keys", 64, 16, 4, 4, 2048, 400, 99, 0, -1, ESS_POLICY_LRU, 0};
+	/* the cluster kernel (4 blocks per request at these batches) against
+	 * a cluster of 2 and the one-block kernel, forced; rows of requests
+	 * beyond the SM count (one block by default; clusters in waves) */
+	static const struct geom dsa2 = {"dsa-cluster2", 6144, 2048, 10, 8, 16384, 40, 90, 2, 20,
+					 ESS_POLICY_LRU, ESS_MANAGE_CLUSTER2};
+	static const struct geom dsa1 = {"dsa-one-block", 6144, 2048, 10, 8, 16384, 40, 90, 2, 20,
+					 ESS_POLICY_LRU, ESS_MANAGE_ONE_BLOCK};
+	static const struct geom dsa64 = {"dsa-batch-64", 6144, 2048, 70, 64, 6144, 12, 90, 2, 6,
+					  ESS_POLICY_LRU, 0};
+	static const struct geom lfru2 = {"small-lfru-cluster2", 64, 48, 6, 5, 2048, 200, 70, 5, -1,
+					  ESS_POLICY_LFRU, ESS_MANAGE_CLUSTER2};
+	static const struct geom ret1 = {"small-ret-one-block", 64, 48, 6, 5, 2048, 200, 70, 5, -1,
+					 ESS_POLICY_RET, ESS_MANAGE_ONE_BLOCK};
+	static const struct geom radix2 = {"small-radix-only-cluster2", 64, 48, 6, 5, 2048, 300, 70, 5, -1,
+					   ESS_POLICY_LRU, ESS_MANAGE_RADIX_ONLY | ESS_MANAGE_CLUSTER2};
+	static const struct geom stale2 = {"stale-keys-cluster2", 64, 16, 4, 4, 2048, 400, 99, 0, -1,
+					   ESS_POLICY_LRU, ESS_MANAGE_CLUSTER2};
+	static const struct geom odd4 = {"odd-slots-cluster4", 70, 40, 6, 5, 2048, 200, 70, 5, -1,
+					 ESS_POLICY_LRU, ESS_MANAGE_CLUSTER4};
+	static const struct geom match = {"dsa-hist-match", 6144, 2048, 10, 8, 16384, 40, 90, 2, 20,
+					  ESS_POLICY_LRU, ESS_MANAGE_HIST_MATCH};
+	static const struct geom big = {"batch-150", 64, 48, 160, 150, 512, 40, 70, 5, 20, ESS_POLICY_LRU, 0};
+	static const struct geom big2 = {"batch-150-cluster2", 64, 48, 160, 150, 512, 40, 70, 5, 20,
+					 ESS_POLICY_LRU, ESS_MANAGE_CLUSTER2};
+	static const struct geom big4 = {"batch-150-cluster4", 64, 48, 160, 150, 512, 40, 70, 5, 20,
+					 ESS_POLICY_LRU, ESS_MANAGE_CLUSTER4};
 	test_bad_args();
+	test_pick();
 	run_geom(&small, quick);
 	run_geom(&dsa, quick);
 	run_geom(&sparse, quick);
@@ -605,6 +684,19 @@ int main(void)
 	run_geom(&lfru, quick);
 	run_geom(&ret, quick);
 	run_geom(&stale, quick);
+	run_geom(&dsa2, quick);
+	run_geom(&dsa1, quick);
+	if (!quick)	/* 64 x 2 blocks: long under compute-sanitizer */
+		run_geom(&dsa64, quick);
+	run_geom(&match, quick);
+	run_geom(&lfru2, quick);
+	run_geom(&ret1, quick);
+	run_geom(&radix2, quick);
+	run_geom(&stale2, quick);
+	run_geom(&odd4, quick);
+	run_geom(&big, quick);
+	run_geom(&big2, quick);
+	run_geom(&big4, quick);
 	test_too_many();
 	printf("1..%d\n", tap_n);
 	return tap_fail ? 1 : 0;
