@@ -4,18 +4,28 @@
  *
  * Lifetime of a region: struct ess_region.ref (a kref) counts its users:
  * every file of /dev/ess bound to it, plus one for the name table while a
- * named region has not been destroyed.  Mappings hold the file (vm_file),
- * so they keep the region alive through the file's reference.  When the
- * kref drops to zero the region is torn down (pages, charges, heat, sysfs
- * directory) and the embedded kobject's release frees the struct itself.
+ * named region has not been destroyed, plus one while the heat worker
+ * ages it.  Mappings hold the file (vm_file), so they keep the region alive
+ * through the file's reference.  When the kref drops to zero the region is
+ * torn down (pages, charges, heat, sysfs directory) and the embedded
+ * kobject's release frees the struct itself.
+ *
+ * A region is bound to at most one file at a time (region->users is 0 or
+ * 1): CREATE binds the new region to its file, ATTACH of a held named
+ * region fails with -EBUSY, and the file's release unbinds it.
  *
  * Locking:
  *   ess_table_lock	the list of live regions and the name table (names
- *			of named, not destroyed regions), file binding
- *   region->heat_lock	heat and age arrays and the aggregation counter
+ *			of named, not destroyed regions), file binding and
+ *			region->users changes
+ *   heat.pass_lock	one aggregation pass at a time per region
+ *   heat.lock		heat and age arrays and the aggregation counter;
+ *			an aggregation pass takes it once per batch
  *   ess_knob_lock	hot/cold threshold pair (they are checked together)
- * Order: ess_table_lock -> region->heat_lock.  A kref_put() on a region is
- * never done with either lock held (teardown takes ess_table_lock).
+ * Order: ess_table_lock -> heat.pass_lock -> heat.lock, though no path
+ * takes ess_table_lock with either heat lock held or the other way round
+ * today.  A kref_put() on a region is never done with any of these locks
+ * held (teardown takes ess_table_lock).
  */
 #ifndef _ESS_KMOD_H
 #define _ESS_KMOD_H
@@ -34,8 +44,17 @@
 #define ESS_PAGES_PER_BLOCK	(ESS_BLOCK_SIZE >> PAGE_SHIFT)
 #define ESS_BLOCK_ORDER		(ESS_BLOCK_SHIFT - PAGE_SHIFT)
 
+/*
+ * Heat blocks an aggregation pass folds per hold of heat.lock; between
+ * batches it drops the lock and reschedules, so a pass over millions of
+ * blocks never keeps readers or the next region waiting for long.
+ * tests/kselftest/ess-heat-batch.c sizes its regions from this value.
+ */
+#define ESS_HEAT_FOLD_BATCH	4096U
+
 /* Per heat block state: see the aggregation rule in include/uapi/ess.h. */
 struct ess_heat {
+	struct mutex pass_lock;	/* serialises aggregation passes */
 	struct mutex lock;	/* heat[], age[], intervals */
 	u32 shift;		/* log2 of the heat block size */
 	u32 nr;			/* heat blocks in the region */
@@ -62,7 +81,7 @@ struct ess_region {
 	bool destroyed;			/* under ess_table_lock */
 	kuid_t owner;
 	struct user_struct *charged_user; /* NULL: not charged to a user */
-	atomic_t users;			/* files bound */
+	atomic_t users;			/* files bound: 0 or 1 */
 	atomic_t mappings;		/* live VMAs */
 	struct ess_heat heat;
 };
@@ -78,6 +97,7 @@ int ess_region_attach(struct file *file, struct ess_attach *arg);
 int ess_region_destroy(struct ess_destroy *arg);
 void ess_region_info(struct ess_region *r, struct ess_info *arg);
 void ess_region_put(struct ess_region *r);
+void ess_region_unbind(struct ess_region *r);
 int ess_region_mmap(struct ess_region *r, struct vm_area_struct *vma);
 void ess_region_drop_names(void);
 

@@ -5,10 +5,13 @@
  * way DAMON keeps nr_accesses and age per region.
  *
  * Reports only touch pending[] (atomics, no lock), so reporting never waits
- * for an aggregation pass.  Aggregation and readers of heat[]/age[] hold
- * the region's heat lock.  The rule is the one in include/uapi/ess.h:
+ * for an aggregation pass.  Readers of heat[]/age[] hold the region's heat
+ * lock; an aggregation pass holds it one batch of ESS_HEAT_FOLD_BATCH
+ * blocks at a time (ess_heat_fold() says why that is exact).  The rule is
+ * the one in include/uapi/ess.h:
  *
- *	heat    = heat - heat * heat_decay_pct / 100 + pending  (saturating)
+ *	heat    = heat - ceil(heat * heat_decay_pct / 100) + pending
+ *		  (saturating)
  *	age     = pending ? 0 : age + 1                          (saturating)
  *	pending = 0
  */
@@ -52,14 +55,15 @@ void ess_heat_free(struct ess_heat *h)
 	h->age = NULL;
 }
 
-void ess_heat_fold(struct ess_heat *h)
+/* The rule for blocks [start, end), with heat.lock held. */
+static void ess_heat_fold_range(struct ess_heat *h, u32 start, u32 end,
+				u32 decay)
 {
-	u32 decay = READ_ONCE(ess_decay_pct);
 	u32 i, p;
 	u64 v;
 
-	mutex_lock(&h->lock);
-	for (i = 0; i < h->nr; i++) {
+	lockdep_assert_held(&h->lock);
+	for (i = start; i < end; i++) {
 		/* Most blocks see no access in an interval: skip the xchg. */
 		p = atomic_read(&h->pending[i]) ?
 			(u32)atomic_xchg(&h->pending[i], 0) : 0;
@@ -71,11 +75,51 @@ void ess_heat_fold(struct ess_heat *h)
 			h->age[i] = 0;
 		else if (h->age[i] != U32_MAX)
 			h->age[i]++;
-		if ((i & 0xffff) == 0xffff)
-			cond_resched();
 	}
-	h->intervals++;
-	mutex_unlock(&h->lock);
+}
+
+/*
+ * One aggregation pass over every heat block, in ascending block order, in
+ * batches of ESS_HEAT_FOLD_BATCH blocks: heat.lock is held for one batch
+ * and dropped, with a cond_resched(), before the next.  Why the result is
+ * still exactly the rule applied once per pass:
+ *
+ * - A report only adds to pending[b], atomically, and the pass takes
+ *   pending[b] with one atomic_xchg() (a read of 0 is the same as an xchg
+ *   that returns 0).  Every access is therefore taken by exactly one pass:
+ *   the first one whose xchg of its block comes after it.  An access to a
+ *   block this pass has already folded (an earlier batch) waits in pending
+ *   for the next pass; one to a block not folded yet is taken by this pass.
+ *   Nothing is lost or counted twice, whatever the batch boundaries; the
+ *   heat is the serial rule applied to the reports, each in the pass that
+ *   took it.
+ * - heat[b] and age[b] are written only here, under heat.lock, and passes
+ *   of one region are serialised by heat.pass_lock, so each block goes
+ *   through the passes one after the other, in the same order as every
+ *   other block.  decay is read once per pass: a heat_decay_pct write in
+ *   the middle of a pass takes effect from the next one.
+ * - Readers (HEAT_READ, HEAT_HIST, heat_histogram) hold heat.lock, so they
+ *   see each block either before or after this pass folded it, never half
+ *   of it.  Between two batches they may see the blocks below the batch
+ *   boundary aged and those above it not yet; intervals counts completed
+ *   passes and moves with the last batch.
+ */
+void ess_heat_fold(struct ess_heat *h)
+{
+	u32 decay = READ_ONCE(ess_decay_pct);
+	u32 start, end;
+
+	mutex_lock(&h->pass_lock);
+	for (start = 0; start < h->nr; start = end) {
+		end = start + min(h->nr - start, ESS_HEAT_FOLD_BATCH);
+		mutex_lock(&h->lock);
+		ess_heat_fold_range(h, start, end, decay);
+		if (end == h->nr)
+			h->intervals++;
+		mutex_unlock(&h->lock);
+		cond_resched();
+	}
+	mutex_unlock(&h->pass_lock);
 }
 
 /*
@@ -270,16 +314,48 @@ static unsigned long ess_interval_jiffies(void)
 	return msecs_to_jiffies(READ_ONCE(ess_interval_ms));
 }
 
-static void ess_heat_work_fn(struct work_struct *work)
+/*
+ * The region after @prev in ess_regions (the first one if @prev is NULL)
+ * that the worker ages, with a reference taken; NULL after the last.  The
+ * caller holds a reference on @prev, which keeps it on the list (only the
+ * release unlinks a region), so it is a valid cursor even though
+ * ess_table_lock was dropped since it was found.  A region whose last
+ * reference is gone but which is still listed is being released: skipped.
+ */
+static struct ess_region *ess_heat_next(struct ess_region *prev)
 {
 	struct ess_region *r;
 
 	mutex_lock(&ess_table_lock);
-	list_for_each_entry(r, &ess_regions, list) {
-		if (!r->manual_heat)
-			ess_heat_fold(&r->heat);
+	r = prev ? list_next_entry(prev, list) :
+		   list_first_entry(&ess_regions, struct ess_region, list);
+	list_for_each_entry_from(r, &ess_regions, list) {
+		if (!r->manual_heat && kref_get_unless_zero(&r->ref))
+			break;
 	}
+	if (list_entry_is_head(r, &ess_regions, list))
+		r = NULL;
 	mutex_unlock(&ess_table_lock);
+	return r;
+}
+
+/*
+ * One pass over every region, holding ess_table_lock only to step from one
+ * region to the next: CREATE, ATTACH, DESTROY and INFO never wait for a
+ * pass, and each region's pass holds its heat lock one batch at a time.
+ */
+static void ess_heat_work_fn(struct work_struct *work)
+{
+	struct ess_region *r = NULL, *next;
+
+	while ((next = ess_heat_next(r))) {
+		if (r)
+			ess_region_put(r);
+		ess_heat_fold(&next->heat);
+		r = next;
+	}
+	if (r)
+		ess_region_put(r);
 	queue_delayed_work(system_unbound_wq, &ess_heat_work,
 			   ess_interval_jiffies());
 }

@@ -270,10 +270,8 @@ static int ess_release(struct inode *inode, struct file *file)
 {
 	struct ess_region *r = file->private_data;
 
-	if (r) {
-		atomic_dec(&r->users);
-		ess_region_put(r);
-	}
+	if (r)
+		ess_region_unbind(r);	/* a named region can be attached again */
 	return 0;
 }
 

@@ -139,6 +139,7 @@ static struct ess_region *ess_region_alloc(void)
 	kref_init(&r->ref);
 	INIT_LIST_HEAD(&r->list);
 	mutex_init(&r->heat.lock);
+	mutex_init(&r->heat.pass_lock);
 	ess_region_kobj_init(r);
 	return r;
 }
@@ -246,6 +247,16 @@ fail:
 	return ret;
 }
 
+/*
+ * Attach is exclusive: a named region is bound to at most one open file at
+ * a time, because two holders would each take its rows for their own and
+ * overwrite each other.  The holder is the file (shared by dup(), fork()
+ * and SCM_RIGHTS, as any open file is), and it stays the holder until the
+ * file is released: after the last close() and the last munmap() of its
+ * mappings (a mapping holds the file), or when its process dies.  Another
+ * user's region is -EPERM before it is -EBUSY, so a caller who may not
+ * attach learns nothing about who holds it.
+ */
 int ess_region_attach(struct file *file, struct ess_attach *arg)
 {
 	struct ess_region *r;
@@ -259,6 +270,8 @@ int ess_region_attach(struct file *file, struct ess_attach *arg)
 		ret = -ENOENT;
 	else if (!ess_may_manage(r))
 		ret = -EPERM;
+	else if (atomic_read(&r->users))
+		ret = -EBUSY;	/* held through another open file */
 	if (!ret) {
 		kref_get(&r->ref);
 		atomic_inc(&r->users);
@@ -269,6 +282,19 @@ int ess_region_attach(struct file *file, struct ess_attach *arg)
 	}
 	mutex_unlock(&ess_table_lock);
 	return ret;
+}
+
+/*
+ * The file bound to @r is being released (ess_release(): no descriptor and
+ * no mapping holds it any more).  Under ess_table_lock so that an ATTACH
+ * racing with it sees the region either held or free, never in between.
+ */
+void ess_region_unbind(struct ess_region *r)
+{
+	mutex_lock(&ess_table_lock);
+	atomic_dec(&r->users);
+	mutex_unlock(&ess_table_lock);
+	ess_region_put(r);
 }
 
 int ess_region_destroy(struct ess_destroy *arg)

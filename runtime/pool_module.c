@@ -91,6 +91,15 @@ int ess_pool_module_open(struct ess_pool *p,
 		snprintf(at.name, sizeof(at.name), "%s", rp->name);
 		if (ioctl(p->fd, ESS_IOC_ATTACH, &at) == 0) {
 			p->attached = 1;
+		} else if (errno == EBUSY) {
+			/* Attach is exclusive: one open file holds a region. */
+			ret = -EBUSY;
+			snprintf(err, errlen,
+				 "region \"%s\" is attached by another process "
+				 "(or another open of %s); it can be attached "
+				 "once that holder exits or closes and unmaps it",
+				 rp->name, ESS_DEVICE_PATH);
+			goto fail;
 		} else if (errno != ENOENT) {
 			ret = -errno;
 			snprintf(err, errlen, "attach region \"%s\": %s",

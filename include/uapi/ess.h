@@ -8,6 +8,14 @@
  * is released.  A process that wants several regions opens /dev/ess once per
  * region.
  *
+ * A region is bound to at most one open file at a time.  ESS_IOC_ATTACH of
+ * a named region that another open file holds (its creator's, or one that
+ * attached it) fails with -EBUSY: two holders would overwrite each other's
+ * rows.  The holder is the open file, shared by dup(), fork() and fd
+ * passing like any open file; it lets go when the file is released: after
+ * its last close() and the munmap() of its last mapping (a mapping keeps
+ * the file), or when its process exits or is killed.
+ *
  * Every argument struct begins with its own size (callers set it to
  * sizeof(struct ...)); the kernel rejects a size it does not know with
  * -EINVAL, unknown flags with -EINVAL, and non-zero reserved fields with
@@ -66,7 +74,10 @@ struct ess_create {
 	__u64 reserved[4];	/* must be 0 */
 };
 
-/* Attach the file to an existing named region. */
+/*
+ * Attach the file to an existing named region, exclusively: -EBUSY while
+ * another open file holds it (see the top of this file).
+ */
 struct ess_attach {
 	__u32 size;		/* in: sizeof(struct ess_attach) */
 	__u32 flags;		/* in: must be 0 */
@@ -104,7 +115,7 @@ struct ess_info {
 	__u32 heat_shift;	/* out */
 	__u32 nr_heat_blocks;	/* out */
 	__u32 owner_uid;	/* out: uid in the caller's user namespace */
-	__u32 users;		/* out: files bound to the region */
+	__u32 users;		/* out: files bound to the region (0 or 1) */
 	__u32 mappings;		/* out: live VMAs of the region */
 	__u32 reserved0;	/* out: 0 */
 	char name[ESS_NAME_MAX]; /* out: "" for an anonymous region */
@@ -136,6 +147,11 @@ struct ess_heat_report {
  *		  at U32_MAX)
  *	age     = pending ? 0 : age + 1	(saturating at U32_MAX)
  *	pending = 0
+ *
+ * A pass folds the blocks in ascending order, a batch at a time, while
+ * reports keep arriving: an access is taken by exactly one pass (the
+ * first to fold its block after the report), so none is lost or counted
+ * twice; a reader during a pass may see the lower blocks aged already.
  */
 struct ess_heat_entry {
 	__u32 block;		/* heat block index */
@@ -184,7 +200,8 @@ struct ess_heat_tick {
  * Errors (Documentation/admin-guide/ioctl.md has the full list per ioctl).
  * Argument checks come first, in this order: EFAULT (argument not
  * readable), EINVAL (size, flags, reserved fields, ranges, names); then:
- *   EBUSY	CREATE/ATTACH on a file already bound to a region
+ *   EBUSY	CREATE/ATTACH on a file already bound to a region; ATTACH
+ *		of a named region another open file holds (after EPERM)
  *   ENXIO	INFO, HEAT_* or mmap() on a file bound to no region
  *   EEXIST	CREATE of a name a live, not destroyed region has
  *   ENOENT	ATTACH/DESTROY of a name no live region has

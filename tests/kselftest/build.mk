@@ -21,8 +21,8 @@ GUEST_CC     ?= gcc
 GUEST_CFLAGS := -static -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -O2 -g -pthread
 
 # One program per feature, cheapest first (those whose source exists).
-KSELFTEST_ALL   := ess-sysfs ess-basic ess-ioctl ess-persist ess-perm ess-limits \
-	ess-numa ess-odirect ess-heat ess-kill ess-stress ess-fuzz
+KSELFTEST_ALL   := ess-sysfs ess-basic ess-ioctl ess-persist ess-exclusive ess-perm ess-limits \
+	ess-numa ess-odirect ess-heat ess-heat-batch ess-kill ess-stress ess-fuzz
 KSELFTEST_NAMES := $(filter $(patsubst tests/kselftest/%.c,%,$(wildcard tests/kselftest/*.c)),$(KSELFTEST_ALL))
 KSELFTEST_PROGS  := $(KSELFTEST_NAMES:%=$(GUEST_BIN)/%)
 GUEST_TESTS      += $(KSELFTEST_PROGS)

@@ -316,7 +316,7 @@ int main(void)
 	       "cap pinned memory at 64 MiB for the fuzz");
 	fd = ess_open();
 	tap_ok(ess_create(fd, 2 * MiB, ESS_CREATE_NAMED, 0, 12, "fuzz-shared", NULL) == 0,
-	       "a named region every fuzzer attaches");
+	       "a named region the fuzzers race to attach (one holds it at a time)");
 	close(fd);
 
 	for (i = 0; i < NPROC; i++) {

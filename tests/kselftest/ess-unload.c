@@ -55,6 +55,27 @@ int main(void)
 	}
 	ess_wait_nr_regions(0);
 
+	/* A named region held through a mapping whose file is closed: the
+	 * mapping keeps the file, so both the module and the region stay in
+	 * use (attach is exclusive). */
+	fd = ess_open();
+	r = ess_create(fd, 2 * MiB, ESS_CREATE_NAMED, 0, 16, "unload-held", NULL);
+	p = r == 0 ? mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	close(fd);
+	r = rmmod();
+	tap_ok(p != MAP_FAILED && busy(r), "rmmod refused while a named region is held by a mapping (%s)",
+	       strerror((int)-r));
+	fd = ess_open();
+	r = ess_attach(fd, "unload-held", NULL);
+	close(fd);
+	tap_ok(r == -EBUSY, "...which also keeps others from attaching it (%ld)", r);
+	if (p != MAP_FAILED)
+		munmap(p, 2 * MiB);
+	fd = ess_open();
+	r = ess_attach(fd, "unload-held", NULL);
+	close(fd);
+	tap_ok(r == 0, "after munmap it can be attached (%ld)", r);
+
 	/* A named region holds no file: unload frees it (ess.md). */
 	fd = ess_open();
 	tap_ok(ess_create(fd, 2 * MiB, ESS_CREATE_NAMED, 0, 16, "unload-named", NULL) == 0,
