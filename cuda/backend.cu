@@ -14,7 +14,24 @@
  * Counters follow the CPU backend exactly (runtime/backend_cpu.c): resolve
  * counts resolves, lookups, hits, misses, evictions, bytes_h2d and per-layer
  * misses; warm-up counts warmups, evictions and bytes_h2d; append counts
- * appends, bytes_d2h and evictions.  fetch_ns is not measured here.
+ * appends, bytes_d2h and evictions.  The level hot_used_bytes moves by the
+ * fills minus the evictions of every kind at each flush, and request_reset
+ * (which syncs anyway) flushes, counts the request's held slots with a
+ * small kernel and subtracts them: equal to the CPU backend's after every
+ * flush.
+ *
+ * fetch_ns is GPU time: a pair of timing events brackets each resolve's
+ * (and warm-up's) management and fetch kernels on the caller's stream, and
+ * the elapsed times are added at the next flush, which synchronises the
+ * device anyway (ess_sync, ess_stats_get): no synchronisation is added to
+ * the resolve path.  It covers the hot-set management (hit detection,
+ * victim choice) as well as the copy, which are one unit of GPU work here;
+ * the CPU backend times the copy only.  An idle GPU starts the bracket
+ * when the start event is recorded, so a launch gap can be included.  Not
+ * timed: resolves queued while the stream is being captured into a graph
+ * (such events cannot be timed), and resolves that find all FETCH_TIMERS
+ * pairs still in flight (only when the host runs that far ahead of the GPU
+ * without a flush).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -31,6 +48,9 @@ extern "C" {
 #include "ess_cuda.h"
 
 enum { CNT_RESOLVE = 0, CNT_WARMUP = 1, CNT_APPEND = 2, NCNT = 3 };
+
+/* Timing event pairs in flight between flushes (a ring). */
+#define FETCH_TIMERS 256
 
 struct cuda_be {
 	int dev;
@@ -60,6 +80,11 @@ struct cuda_be {
 	cudaStream_t up;	/* table uploads */
 	cudaEvent_t up_done;
 	int up_pending;
+	unsigned long long *held_d;	/* request_reset: slots that held a row */
+	/* fetch_ns: event pairs [2i] start, [2i+1] end, queued oldest first
+	 * from ft_head, ft_n of them */
+	cudaEvent_t ft[2 * FETCH_TIMERS];
+	uint32_t ft_head, ft_n;
 };
 
 static int fail(struct ess_backend *be, int err, const char *fmt, ...)
@@ -122,7 +147,7 @@ static void cuda_fini(struct ess_backend *be)
 	cudaDeviceSynchronize();
 	void *d[] = {cb->hot, cb->tok, cb->key, cb->freq, cb->t, cb->ext_d, cb->ntok_d,
 		     cb->reqs_d, cb->rows_d, cb->slots_d, cb->moff_d, cb->mslot_d, cb->mtok_d,
-		     cb->nmiss_d, cb->err_d, cb->cnt_d};
+		     cb->nmiss_d, cb->err_d, cb->cnt_d, cb->held_d};
 	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
 		if (d[i])
 			cudaFree(d[i]);
@@ -130,6 +155,9 @@ static void cuda_fini(struct ess_backend *be)
 		cudaHostUnregister(be->pool_base);
 	if (cb->up_done)
 		cudaEventDestroy(cb->up_done);
+	for (int i = 0; i < 2 * FETCH_TIMERS; i++)
+		if (cb->ft[i])
+			cudaEventDestroy(cb->ft[i]);
 	if (cb->up)
 		cudaStreamDestroy(cb->up);
 	free(cb->cnt_seen);
@@ -180,6 +208,7 @@ static int cuda_init(struct ess_backend *be)
 		TRY(cudaMalloc(&cb->nmiss_d, (uint64_t)g->max_requests * 4));
 		TRY(cudaMalloc(&cb->err_d, 8));
 		TRY(cudaMalloc(&cb->cnt_d, ncnt * 8));
+		TRY(cudaMalloc(&cb->held_d, 8));
 		TRY(cudaMemset(cb->tok, 0xff, ns * 4));
 		TRY(cudaMemset(cb->key, 0, ns * 8));
 		TRY(cudaMemset(cb->freq, 0, ns * 4));
@@ -214,6 +243,8 @@ static int cuda_init(struct ess_backend *be)
 		cb->pool_d = pd;
 		TRY(cudaStreamCreateWithFlags(&cb->up, cudaStreamNonBlocking));
 		TRY(cudaEventCreateWithFlags(&cb->up_done, cudaEventDisableTiming));
+		for (int i = 0; i < 2 * FETCH_TIMERS; i++)
+			TRY(cudaEventCreate(&cb->ft[i]));
 		TRY(cudaDeviceSynchronize());
 	}
 #undef TRY
@@ -254,12 +285,41 @@ static int wait_tables(struct ess_backend *be, cudaStream_t s)
 	return 0;
 }
 
+static int cuda_stats_flush(struct ess_backend *be);
+
+/* Slots of one request that hold a row, over the layers (blockIdx.y):
+ * tok points at the request's first slot of layer 0. */
+__global__ void count_held_k(const int32_t *tok, uint32_t slots, uint64_t layer_stride,
+			     unsigned long long *held)
+{
+	const int32_t *t = tok + (uint64_t)blockIdx.y * layer_stride;
+	unsigned long long n = 0;
+	for (uint32_t s = blockIdx.x * blockDim.x + threadIdx.x; s < slots; s += gridDim.x * blockDim.x)
+		n += t[s] >= 0;
+	for (int o = 16; o > 0; o >>= 1)
+		n += __shfl_down_sync(0xffffffffu, n, o);
+	if ((threadIdx.x & 31) == 0 && n)
+		atomicAdd(held, n);
+}
+
 static int cuda_request_reset(struct ess_backend *be, uint32_t req)
 {
 	struct cuda_be *cb = (struct cuda_be *)be->priv;
 	const struct ess_backend_geom *g = &be->geom;
 	CK(be, cudaSetDevice(cb->dev));
 	CK(be, cudaDeviceSynchronize());
+	/* The fills of the work just finished reach hot_used_bytes before
+	 * the rows this request held leave it. */
+	int ret = cuda_stats_flush(be);
+	if (ret)
+		return ret;
+	unsigned long long held = 0;
+	const uint32_t gx = g->slots / 256 + 1 < 64 ? g->slots / 256 + 1 : 64;
+	CK(be, cudaMemset(cb->held_d, 0, 8));
+	count_held_k<<<dim3(gx, g->layers), 256>>>(cb->tok + (uint64_t)req * g->slots, g->slots,
+						   (uint64_t)g->max_requests * g->slots, cb->held_d);
+	CK(be, cudaGetLastError());
+	CK(be, cudaMemcpy(&held, cb->held_d, 8, cudaMemcpyDeviceToHost));
 	for (uint32_t l = 0; l < g->layers; l++) {
 		const uint64_t base = ((uint64_t)l * g->max_requests + req) * g->slots;
 		CK(be, cudaMemset(cb->tok + base, 0xff, (size_t)g->slots * 4));
@@ -268,7 +328,68 @@ static int cuda_request_reset(struct ess_backend *be, uint32_t req)
 		CK(be, cudaMemset(cb->t + (uint64_t)l * g->max_requests + req, 0, 4));
 	}
 	CK(be, cudaDeviceSynchronize());
+	be->stats->hot_used_bytes -= (uint64_t)held * g->entry_bytes;
 	return 0;
+}
+
+/*
+ * fetch_ns.  ft_begin records the start event of a free pair on the
+ * stream (or returns -1: not timed), ft_end the end event, which queues
+ * the pair.  ft_take_oldest never waits: it adds the oldest pair's time
+ * if its end has been reached and returns 1 when the pair left the queue.
+ */
+static int ft_take_oldest(struct ess_backend *be)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	if (!cb->ft_n)
+		return 0;
+	const uint32_t i = cb->ft_head;
+	cudaError_t e = cudaEventQuery(cb->ft[2 * i + 1]);
+	if (e == cudaErrorNotReady) {
+		(void)cudaGetLastError();
+		return 0;
+	}
+	float ms = 0;
+	if (e == cudaSuccess &&
+	    cudaEventElapsedTime(&ms, cb->ft[2 * i], cb->ft[2 * i + 1]) == cudaSuccess && ms > 0)
+		be->stats->fetch_ns += (uint64_t)((double)ms * 1e6 + 0.5);
+	else
+		(void)cudaGetLastError();	/* pair dropped, not timed */
+	cb->ft_head = (cb->ft_head + 1) % FETCH_TIMERS;
+	cb->ft_n--;
+	return 1;
+}
+
+static int ft_begin(struct ess_backend *be, cudaStream_t s)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+	if (cudaStreamIsCapturing(s, &cs) != cudaSuccess) {
+		(void)cudaGetLastError();
+		return -1;
+	}
+	if (cs != cudaStreamCaptureStatusNone)
+		return -1;
+	if (cb->ft_n == FETCH_TIMERS && !ft_take_oldest(be))
+		return -1;
+	const int i = (int)((cb->ft_head + cb->ft_n) % FETCH_TIMERS);
+	if (cudaEventRecord(cb->ft[2 * i], s) != cudaSuccess) {
+		(void)cudaGetLastError();
+		return -1;
+	}
+	return i;
+}
+
+static void ft_end(struct ess_backend *be, int i, cudaStream_t s)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	if (i < 0)
+		return;
+	if (cudaEventRecord(cb->ft[2 * i + 1], s) != cudaSuccess) {
+		(void)cudaGetLastError();
+		return;
+	}
+	cb->ft_n++;
 }
 
 static struct ess_manage_args manage_args(struct ess_backend *be, uint32_t layer, uint32_t kind)
@@ -328,9 +449,11 @@ static int cuda_warmup(struct ess_backend *be, uint32_t req, uint32_t layer,
 	a.topk = n;
 	a.topk_rows = cb->rows_d;
 	a.slots_out = cb->slots_d;
+	const int ft = ft_begin(be, 0);
 	int rc = ess_cuda_manage(&a, g->max_requests, 0);
 	if (rc)
 		return manage_fail(be, rc, "warm-up");
+	ft_end(be, ft, 0);
 	CK(be, cudaDeviceSynchronize());
 	int32_t err[2];
 	CK(be, cudaMemcpy(err, cb->err_d, 8, cudaMemcpyDeviceToHost));
@@ -434,9 +557,11 @@ static int cuda_resolve(struct ess_backend *be, uint32_t layer, uint32_t nreq,
 	a.nreq = nreq;
 	a.topk_rows = topk;
 	a.slots_out = slots_out;
+	const int ft = ft_begin(be, s);
 	int rc = ess_cuda_manage(&a, g->max_requests, stream);
 	if (rc)
 		return manage_fail(be, rc, "resolve");
+	ft_end(be, ft, s);
 	return 0;
 }
 
@@ -448,6 +573,9 @@ static int cuda_stats_flush(struct ess_backend *be)
 	CK(be, cudaSetDevice(cb->dev));
 	CK(be, cudaDeviceSynchronize());
 	CK(be, cudaMemcpy(cb->cnt_now, cb->cnt_d, ncnt * 8, cudaMemcpyDeviceToHost));
+	/* the device is idle: every queued timing pair is complete */
+	while (ft_take_oldest(be))
+		;
 	struct ess_stats *st = be->stats;
 	for (uint32_t k = 0; k < NCNT; k++)
 		for (uint32_t l = 0; l < g->layers; l++) {
@@ -457,6 +585,10 @@ static int cuda_stats_flush(struct ess_backend *be)
 				d[c] = cb->cnt_now[o + c] - cb->cnt_seen[o + c];
 				cb->cnt_seen[o + c] = cb->cnt_now[o + c];
 			}
+			/* every kind's misses are fills; those that evicted
+			 * nothing took a free slot */
+			st->hot_used_bytes += (d[ESS_CUDA_C_MISSES] - d[ESS_CUDA_C_EVICTIONS]) *
+					      g->entry_bytes;
 			if (k == CNT_RESOLVE) {
 				st->resolves += d[ESS_CUDA_C_RESOLVES];
 				st->lookups += d[ESS_CUDA_C_LOOKUPS];

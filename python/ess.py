@@ -33,6 +33,7 @@ POOLS = {"auto": 0, "module": 1, "fallback": 2}
 CFG_DATA_CHECK = 1 << 0
 CFG_NO_HEAT = 1 << 1
 CFG_POOL_LOCKED = 1 << 2
+CFG_NO_STAT = 1 << 3
 
 
 class Config(ctypes.Structure):
@@ -63,7 +64,7 @@ _STAT_FIELDS = [
     "ingested", "warmups", "bytes_h2d", "bytes_d2h", "fetch_ns",
     "data_checks", "data_check_failures", "requests_added",
     "requests_removed", "pool_bytes", "pool_used_bytes", "heat_reports",
-    "heat_report_errors", "pool_unlocked",
+    "heat_report_errors", "pool_unlocked", "hot_used_bytes",
 ]
 
 

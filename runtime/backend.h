@@ -58,8 +58,9 @@
 
 #include "ess/ess.h"
 
-/* Bumped on any incompatible change of this header. */
-#define ESS_BACKEND_ABI 1
+/* Bumped on any incompatible change of this header (or of struct
+ * ess_stats, which the backend writes): 2 added ess_stats.hot_used_bytes. */
+#define ESS_BACKEND_ABI 2
 
 /* Symbol of libess-cuda.so: const struct ess_backend_ops *fn(void). */
 #define ESS_BACKEND_CUDA_SYMBOL "ess_backend_cuda_ops"
@@ -101,7 +102,13 @@ struct ess_backend {
 	 * evictions, appends, warmups, bytes_h2d, bytes_d2h, fetch_ns,
 	 * data_checks, data_check_failures, layer_misses.  A host backend adds
 	 * to them directly; a GPU backend keeps its own on the device and adds
-	 * them here in stats_flush() (counters only grow). */
+	 * them here in stats_flush() (counters only grow).
+	 * And one level, hot_used_bytes: entry_bytes times the slots that
+	 * hold a row.  Every fill of a free slot (a miss, warm-up row or
+	 * append that is not an eviction) adds entry_bytes; request_reset
+	 * subtracts what the request's hot sets held.  A GPU backend adds
+	 * its fills (fills minus evictions) in stats_flush(), and flushes
+	 * before request_reset subtracts, so the level never goes below 0. */
 	struct ess_stats *stats;
 
 	/* Heat hook of the core: the CPU backend calls it with the host-pool
@@ -148,8 +155,10 @@ struct ess_backend_ops {
 	int (*map_changed)(struct ess_backend *be, uint32_t req,
 			   uint32_t layer);
 
-	/* Empty every hot set of request req in every layer (t back to 0);
-	 * called when a request id is added or removed. */
+	/* Empty every hot set of request req in every layer (t back to 0)
+	 * and lower stats->hot_used_bytes by the rows they held (see
+	 * struct ess_backend); called when a request id is added or
+	 * removed.  Work queued before it is finished first. */
 	int (*request_reset)(struct ess_backend *be, uint32_t req);
 
 	/*

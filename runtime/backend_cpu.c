@@ -152,16 +152,30 @@ static struct ess_hotset *hotset(struct ess_backend *be, uint32_t req,
 	return &cb->hs[i];
 }
 
+/* Fills of free slots: misses (or the appended row) that evicted nothing
+ * take a slot that was empty, so the occupied slots grow by that much. */
+static void hot_filled(struct ess_backend *be,
+		       const struct ess_hotset_result *res)
+{
+	be->stats->hot_used_bytes += (uint64_t)(res->nmiss - res->evictions) *
+				     be->geom.entry_bytes;
+}
+
 static int cpu_request_reset(struct ess_backend *be, uint32_t req)
 {
 	struct cpu_be *cb = be->priv;
+	uint64_t held = 0;
 
 	for (uint32_t l = 0; l < be->geom.layers; l++) {
 		uint64_t i = (uint64_t)l * be->geom.max_requests + req;
 
-		if (cb->hs_ready[i])
-			ess_hotset_reset(&cb->hs[i]);
+		if (!cb->hs_ready[i])
+			continue;
+		for (uint32_t s = 0; s < be->geom.slots; s++)
+			held += cb->hs[i].token[s] >= 0;
+		ess_hotset_reset(&cb->hs[i]);
 	}
+	be->stats->hot_used_bytes -= held * be->geom.entry_bytes;
 	return 0;
 }
 
@@ -200,6 +214,7 @@ static int cpu_warmup(struct ess_backend *be, uint32_t req, uint32_t layer,
 	fetch(be, req, layer, res.nmiss);
 	be->stats->warmups += res.nmiss;
 	be->stats->evictions += res.evictions;
+	hot_filled(be, &res);
 	return 0;
 }
 
@@ -232,6 +247,7 @@ static int cpu_append(struct ess_backend *be, uint32_t layer, uint32_t nreq,
 		be->stats->appends++;
 		be->stats->bytes_d2h += eb;
 		be->stats->evictions += res.evictions;
+		hot_filled(be, &res);
 	}
 	return 0;
 }
@@ -324,6 +340,7 @@ static int cpu_resolve(struct ess_backend *be, uint32_t layer, uint32_t nreq,
 		be->stats->misses += res.nmiss;
 		be->stats->evictions += res.evictions;
 		be->stats->layer_misses[layer] += res.nmiss;
+		hot_filled(be, &res);
 	}
 	return 0;
 }

@@ -249,9 +249,11 @@ int ess_create(const struct ess_config *cfg, ess_ctx **out,
 		goto fail_ctx;
 	ctx->st.pool_bytes = ctx->pool.hdr->nextents * ctx->pool.hdr->extent_bytes;
 	ctx->st.pool_unlocked = !ctx->pool.locked;
-	{
+	if (!(ctx->cfg.flags & ESS_CFG_NO_STAT)) {
 		/* Monitoring (ess-stat) never stops the engine: without a
-		 * segment the context runs unpublished. */
+		 * segment the context runs unpublished, as it does when the
+		 * caller asked for none (ESS_CFG_NO_STAT; every statshm call
+		 * takes the NULL and does nothing). */
 		struct ess_statshm_info info = { &ctx->cfg,
 						 ess_pool_provider(ctx) };
 		char msg[ESS_ERRMSG_MAX];

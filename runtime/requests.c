@@ -40,6 +40,7 @@ int ess_request_add(ess_ctx *ctx, uint64_t tag, uint32_t *req)
 	ctx->pool.req[freeid].used = 1;
 	ctx->st.requests_added++;
 	*req = freeid;
+	ess_statshm_tick(ctx->statshm, &ctx->st);
 	return 0;
 }
 
@@ -65,6 +66,8 @@ int ess_request_remove(ess_ctx *ctx, uint32_t req)
 	ctx->pool.req[req].used = 0;
 	ctx->pool.req[req].tag = 0;
 	ctx->st.requests_removed++;
+	/* requests_active and hot_used_bytes fell: show it */
+	ess_statshm_tick(ctx->statshm, &ctx->st);
 	return 0;
 }
 

@@ -41,7 +41,7 @@ const struct ess_stat_field ess_stat_fields[ESS_STAT_NR] = {
 	F(WARMUPS, "warmups", COUNTER, "", "Rows loaded into the hot buffer by warm-up."),
 	F(BYTES_H2D, "h2d_bytes", COUNTER, "bytes", "Bytes copied from the host pool to the hot buffer."),
 	F(BYTES_D2H, "d2h_bytes", COUNTER, "bytes", "Bytes copied from the hot buffer or device rows to the host pool."),
-	F(FETCH_NS, "fetch_ns", COUNTER, "ns", "Time spent fetching misses, in nanoseconds."),
+	F(FETCH_NS, "fetch_ns", COUNTER, "ns", "Time spent fetching misses, in nanoseconds (CUDA: GPU time of the management and fetch kernels)."),
 	F(DATA_CHECKS, "data_checks", COUNTER, "", "Slots compared with the host pool in data-check mode."),
 	F(DATA_CHECK_FAILURES, "data_check_failures", COUNTER, "", "Slots that differed from the host pool."),
 	F(REQUESTS_ADDED, "requests_added", COUNTER, "", "Requests added."),
@@ -57,7 +57,7 @@ const struct ess_stat_field ess_stat_fields[ESS_STAT_NR] = {
 	F(POOL_USED_BYTES, "dram_used_bytes", LEVEL, "bytes", "DRAM tier bytes in use."),
 	F(PINNED_BYTES, "pinned_bytes", LEVEL, "bytes", "Host pool bytes pinned."),
 	F(HOT_BYTES, "gpu_bytes", LEVEL, "bytes", "GPU tier (hot buffer) size."),
-	F(HOT_USED_BYTES, "gpu_used_bytes", LEVEL, "bytes", "GPU tier bytes holding rows (not counted yet)."),
+	F(HOT_USED_BYTES, "gpu_used_bytes", LEVEL, "bytes", "GPU tier (hot buffer) bytes holding rows: occupied slots times the row size."),
 	F(NVME_BYTES, "nvme_bytes", LEVEL, "bytes", "NVMe tier capacity, in extent bytes."),
 	F(NVME_USED_BYTES, "nvme_used_bytes", LEVEL, "bytes", "NVMe tier extent bytes held only there."),
 	F(REQUESTS_ACTIVE, "requests_active", LEVEL, "", "Requests resident now."),
@@ -335,6 +335,7 @@ void ess_statshm_publish(struct ess_statshm *s, const struct ess_stats *st)
 	v[ESS_STAT_PINNED_BYTES] = st->pool_unlocked ? 0 : st->pool_bytes;
 	v[ESS_STAT_HOT_BYTES] = (uint64_t)g->hdr.layers * g->hdr.max_requests *
 				g->hdr.slots * g->hdr.entry_bytes;
+	v[ESS_STAT_HOT_USED_BYTES] = st->hot_used_bytes;
 	v[ESS_STAT_REQUESTS_ACTIVE] = st->requests_added - st->requests_removed;
 
 	/* Odd while copying; the release fence orders the odd value before

@@ -44,8 +44,8 @@ void ess_statshm_publish(struct ess_statshm *s, const struct ess_stats *st);
  * read.  For the hot entry points. */
 void ess_statshm_tick(struct ess_statshm *s, const struct ess_stats *st);
 
-/* Values struct ess_stats has no field for (NVMe tier, hot-buffer
- * occupancy): add to a counter, set a level.  Seen at the next publish. */
+/* Values struct ess_stats has no field for: add to a counter, set a
+ * level.  Seen at the next publish. */
 void ess_statshm_add(struct ess_statshm *s, enum ess_stat_id id, uint64_t n);
 void ess_statshm_set(struct ess_statshm *s, enum ess_stat_id id, uint64_t v);
 

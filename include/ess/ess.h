@@ -69,7 +69,12 @@ enum ess_pool_kind {
 #define ESS_CFG_POOL_LOCKED (1u << 2) /* fail if the fallback pool cannot be
 				       * locked (default: go on unlocked and
 				       * say so in ess_stats.pool_unlocked) */
-#define ESS_CFG_FLAGS (ESS_CFG_DATA_CHECK | ESS_CFG_NO_HEAT | ESS_CFG_POOL_LOCKED)
+#define ESS_CFG_NO_STAT     (1u << 3) /* publish no statistics segment
+				       * (include/ess/stat.h): ess-stat does
+				       * not see the context; ess_stats_get()
+				       * works as always */
+#define ESS_CFG_FLAGS (ESS_CFG_DATA_CHECK | ESS_CFG_NO_HEAT | \
+		       ESS_CFG_POOL_LOCKED | ESS_CFG_NO_STAT)
 
 struct ess_config {
 	uint32_t size;		/* sizeof(struct ess_config) */
@@ -134,7 +139,8 @@ const char *const *ess_policy_names(void);
  * The tag is the engine's own id, kept for statistics and lookup (and, in
  * a named region, across a restart).  add: lowest free id, -EEXIST for a
  * live tag, -ENOSPC when all ids are in use.  remove: frees the request's
- * extents and empties its hot sets; -ENOENT if not in use.
+ * extents and empties its hot sets (ess_stats.hot_used_bytes falls by the
+ * rows they held); -ENOENT if not in use.
  */
 int ess_request_add(ess_ctx *ctx, uint64_t tag, uint32_t *req);
 int ess_request_remove(ess_ctx *ctx, uint32_t req);
@@ -216,7 +222,8 @@ int ess_mem_to_backend(ess_ctx *ctx, void *dst, const void *src,
 int ess_mem_to_host(ess_ctx *ctx, void *dst, const void *src,
 		    size_t bytes, void *stream);
 
-/* Counters: they only grow, from context creation. */
+/* Counters: they only grow, from context creation.  The fields marked
+ * "level" are states now instead. */
 struct ess_stats {
 	uint64_t resolves;	/* (request, layer) top-k lists resolved */
 	uint64_t lookups;	/* valid top-k entries resolved */
@@ -228,7 +235,10 @@ struct ess_stats {
 	uint64_t warmups;	/* rows loaded by warm-up */
 	uint64_t bytes_h2d;	/* host pool -> hot buffer */
 	uint64_t bytes_d2h;	/* hot buffer / device rows -> host pool */
-	uint64_t fetch_ns;	/* time spent fetching (backend clock) */
+	uint64_t fetch_ns;	/* time spent fetching: CPU wall time of the
+				 * copies; CUDA: GPU time of each resolve's
+				 * and warm-up's management and fetch
+				 * kernels (CUDA events) */
 	uint64_t data_checks;	/* slots compared in data-check mode */
 	uint64_t data_check_failures;
 	uint64_t requests_added;
@@ -238,6 +248,11 @@ struct ess_stats {
 	uint64_t heat_reports;	/* heat block accesses reported to /dev/ess */
 	uint64_t heat_report_errors; /* batches the module refused (dropped) */
 	uint64_t pool_unlocked;	/* level: 1 if the pool could not be locked */
+	uint64_t hot_used_bytes; /* level: hot-buffer slots holding a row x
+				  * entry_bytes, over every layer and request;
+				  * misses, warm-ups and appends that fill a
+				  * free slot raise it, a request's removal
+				  * lowers it by what it held */
 	uint64_t layer_misses[ESS_MAX_LAYERS];
 };
 int ess_stats_get(const ess_ctx *ctx, struct ess_stats *st);

@@ -54,9 +54,8 @@ extern "C" {
 
 /*
  * Values in the segment, by index.  Counters only grow from context
- * creation; levels ("L") go up and down.  Those marked "not counted yet"
- * stay 0 until the runtime part they belong to counts them.  NVMe values
- * come from the context's tier (ess_tier_stats_get) and are 0 without one.
+ * creation; levels ("L") go up and down.  NVMe values come from the
+ * context's tier (ess_tier_stats_get) and are 0 without one.
  */
 enum ess_stat_id {
 	ESS_STAT_RESOLVES,		/* (request, layer) top-k lists resolved */
@@ -69,7 +68,9 @@ enum ess_stat_id {
 	ESS_STAT_WARMUPS,		/* rows loaded by warm-up */
 	ESS_STAT_BYTES_H2D,		/* host pool -> hot buffer */
 	ESS_STAT_BYTES_D2H,		/* hot buffer / device -> host pool */
-	ESS_STAT_FETCH_NS,		/* time spent fetching misses */
+	ESS_STAT_FETCH_NS,		/* time spent fetching misses (CUDA:
+					 * GPU time of the management and
+					 * fetch kernels) */
 	ESS_STAT_DATA_CHECKS,		/* slots compared in data-check mode */
 	ESS_STAT_DATA_CHECK_FAILURES,
 	ESS_STAT_REQUESTS_ADDED,
@@ -87,7 +88,9 @@ enum ess_stat_id {
 	ESS_STAT_POOL_USED_BYTES,	/* L: DRAM tier extents in use */
 	ESS_STAT_PINNED_BYTES,		/* L: host pool bytes pinned (locked) */
 	ESS_STAT_HOT_BYTES,		/* L: GPU tier (hot buffer) size */
-	ESS_STAT_HOT_USED_BYTES,	/* L: not counted yet: occupied slots */
+	ESS_STAT_HOT_USED_BYTES,	/* L: hot-buffer slots holding a row
+					 * x entry_bytes (ess_stats
+					 * .hot_used_bytes) */
 	ESS_STAT_NVME_BYTES,		/* L: NVMe tier capacity (extent bytes) */
 	ESS_STAT_NVME_USED_BYTES,	/* L: extent bytes only on NVMe */
 	ESS_STAT_REQUESTS_ACTIVE,	/* L: requests resident now */

@@ -4,8 +4,11 @@
  * backend on the same trace: two contexts with the same geometry get the
  * same ingest, warm-up, resolves and appends; every step's slot ids, the
  * hot-buffer rows behind them (and the host rows, in data-check mode) and
- * every counter but time must be equal.  A bad row must fail (CPU) or set
- * the deferred error reported by ess_sync (CUDA) with -1 slot ids.
+ * every counter but time must be equal, and so must the hot-buffer
+ * occupancy (hot_used_bytes), also after a request's removal; the CUDA
+ * backend's fetch time (GPU events) must be measured.  A bad row must fail
+ * (CPU) or set the deferred error reported by ess_sync (CUDA) with -1 slot
+ * ids.
  * Without a CUDA device (or libess-cuda.so) it prints a skip.
  */
 #include <errno.h>
@@ -244,11 +247,20 @@ int main(void)
 	(unsigned long long)sc.f, (unsigned long long)sg.f), 1))
 	bad = SAME(resolves) + SAME(lookups) + SAME(hits) + SAME(misses) + SAME(evictions) +
 	      SAME(appends) + SAME(ingested) + SAME(warmups) + SAME(bytes_h2d) + SAME(bytes_d2h) +
-	      SAME(data_checks) + SAME(data_check_failures);
+	      SAME(data_checks) + SAME(data_check_failures) + SAME(hot_used_bytes);
 	for (uint32_t l = 0; l < LAYERS; l++)
 		bad += SAME(layer_misses[l]);
-	ok(bad == 0, "counters identical (all but time)");
+	ok(bad == 0, "counters identical (all but time), hot_used_bytes too");
 	ok(sc.data_check_failures == 0 && sg.data_check_failures == 0, "no data-check failure");
+	/* every (request, layer) was warmed with TOPK - 6 rows and then saw
+	 * more distinct tokens than it has slots: all full */
+	printf("# hot_used_bytes: cpu %llu cuda %llu\n", (unsigned long long)sc.hot_used_bytes,
+	       (unsigned long long)sg.hot_used_bytes);
+	ok(sg.hot_used_bytes == (uint64_t)NREQ * LAYERS * SLOTS * EB,
+	   "hot_used_bytes: every slot of every request and layer holds a row");
+	printf("# fetch_ns: cpu %llu cuda %llu\n", (unsigned long long)sc.fetch_ns,
+	       (unsigned long long)sg.fetch_ns);
+	ok(sg.fetch_ns > 0, "CUDA fetch time measured (GPU events)");
 
 	/* a bad row: token == held */
 	uint32_t r0 = reqs[0];
@@ -273,6 +285,17 @@ int main(void)
 	ess_stats_get(gpu, &sg);
 	ok(sc.resolves == sg.resolves && sc.hits == sg.hits && sc.misses == sg.misses,
 	   "the refused row moved no counter");
+
+	/* a request's removal takes its rows out of hot_used_bytes */
+	struct ess_stats before = sg;
+	bad = ess_request_remove(cpu, reqs[1]) | ess_request_remove(gpu, reqs[1]);
+	ess_stats_get(cpu, &sc);
+	ess_stats_get(gpu, &sg);
+	printf("# after removal: cpu %llu cuda %llu\n", (unsigned long long)sc.hot_used_bytes,
+	       (unsigned long long)sg.hot_used_bytes);
+	ok(!bad && sc.hot_used_bytes == sg.hot_used_bytes &&
+	   sg.hot_used_bytes == before.hot_used_bytes - (uint64_t)LAYERS * SLOTS * EB,
+	   "request removed: hot_used_bytes lower by its slots on both backends");
 
 	ess_mem_free(gpu, topk_d);
 	ess_mem_free(gpu, out_d);

@@ -17,7 +17,8 @@ static int is_level(size_t off)
 {
 	return off == offsetof(struct ess_stats, pool_bytes) ||
 	       off == offsetof(struct ess_stats, pool_used_bytes) ||
-	       off == offsetof(struct ess_stats, pool_unlocked);
+	       off == offsetof(struct ess_stats, pool_unlocked) ||
+	       off == offsetof(struct ess_stats, hot_used_bytes);
 }
 
 static void snap(ess_ctx *ctx, struct ess_stats *st)

@@ -117,6 +117,7 @@ static int check_json(const char *json, const struct ess_stats *st,
 		{ "requests_active", st->requests_added - st->requests_removed },
 		{ "gpu_bytes", (uint64_t)c->layers * c->max_requests * c->slots *
 			       c->entry_bytes },
+		{ "gpu_used_bytes", st->hot_used_bytes },
 		{ "nvme_reads", 0 }, { "nvme_writes", 0 },
 	};
 	const char *cnt = strstr(json, "\"counters\":{");
@@ -334,7 +335,7 @@ int main(void)
 	MUST(ess_stats_get(ctx, &st));
 	run_stat(&ro, ARGV("--json", "--pid", pid_s));
 	ok(ro.status == 0 && st.hits > 0 && st.misses > 0 && st.evictions > 0 &&
-	   check_json(ro.out, &st, &c),
+	   st.hot_used_bytes > 0 && check_json(ro.out, &st, &c),
 	   "--json: every counter and layer miss equals ess_stats_get");
 	proc = strstr(ro.out, "\"processes\":[{");
 	snprintf(want, sizeof(want), "\"pool\":\"%s\"", ess_pool_provider(ctx));
