@@ -38,6 +38,7 @@
 #define CONC_BYTES (130 * MiB)		/* 33280 blocks: 8 batches + 512 */
 #define CONC_LEN (1U << 22)		/* accesses the reporter sends */
 #define CONC_CHUNK 512			/* accesses per HEAT_REPORT */
+#define CONC_PACE 256			/* chunks per tick, at most */
 #define WORKER_BYTES (34 * MiB)		/* 8704 blocks: 2 batches + 512 */
 
 static uint64_t seed = 777;
@@ -175,15 +176,25 @@ struct reporter {
 	const uint32_t *s;
 	uint32_t len;
 	uint32_t done;		/* accesses reported so far (atomic) */
+	uint64_t ticks;		/* ticks the main thread started (atomic) */
 	int failed;
 };
 
+/*
+ * Sends S in chunks, never more than CONC_PACE chunks ahead of the ticks:
+ * each tick releases the next CONC_PACE chunks as it starts, so however
+ * fast either side runs, the passes are spread over the whole sequence and
+ * reports go in while passes run.
+ */
 static void *report_all(void *arg)
 {
 	struct reporter *rp = arg;
 	uint32_t off;
 
 	for (off = 0; off < rp->len; off += CONC_CHUNK) {
+		while (__atomic_load_n(&rp->ticks, __ATOMIC_SEQ_CST) <
+		       off / CONC_CHUNK / CONC_PACE)
+			usleep(100);
 		if (ess_heat_report(rp->fd, rp->s + off, CONC_CHUNK)) {
 			rp->failed = 1;
 			break;
@@ -250,6 +261,7 @@ static int concurrent_test(void)
 		}
 		ess_set_knob("heat_decay_pct", d);
 		before = __atomic_load_n(&rp.done, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&rp.ticks, ticks + 1, __ATOMIC_SEQ_CST);
 		r = ess_heat_tick(fd);
 		overlapped += !last && __atomic_load_n(&rp.done, __ATOMIC_SEQ_CST) != before;
 		if (r || !read_all(fd, nb, buf, h1, a1, NULL)) {
