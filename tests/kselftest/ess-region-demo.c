@@ -6,6 +6,8 @@
  *   ess-region-demo create NAME MIB   create a named region, map it, write
  *                                     a message and a pattern, report heat
  *   ess-region-demo attach NAME       attach by name, map it, check both
+ *   ess-region-demo exclusive NAME    hold the region; a second process's
+ *                                     attach gets EBUSY until we let go
  *   ess-region-demo destroy NAME      destroy the named region
  *   ess-region-demo anon MIB          an anonymous region, start to end
  */
@@ -119,6 +121,44 @@ static int do_attach(const char *name)
 	return bad < 0 ? 0 : 1;
 }
 
+/* Attach is exclusive: show a second process refused, then let go. */
+static int do_exclusive(const char *name)
+{
+	int fd = ess_open(), down[2], up[2];
+	char go = 1;
+	pid_t pid;
+	long r;
+
+	if (fd < 0 || ess_attach(fd, name, NULL) < 0 || pipe(down) || pipe(up)) {
+		printf("  attach \"%s\": %s\n", name, strerror(errno));
+		return 1;
+	}
+	printf("  pid %d attached \"%s\" and holds it\n", (int)getpid(), name);
+	pid = test_fork();
+	if (pid == 0) {
+		int f = ess_open(), busy;
+
+		r = ess_attach(f, name, NULL);
+		busy = r == -EBUSY;
+		printf("  pid %d: attach \"%s\": %s\n", (int)getpid(), name,
+		       r ? strerror((int)-r) : "attached");
+		/* Tell the holder, wait for it to let go, try again. */
+		if (write(up[1], &go, 1) != 1 || read(down[0], &go, 1) != 1)
+			_exit(2);
+		r = ess_attach(f, name, NULL);
+		printf("  pid %d: after the holder closed it: %s\n", (int)getpid(),
+		       r ? strerror((int)-r) : "attached");
+		_exit(busy && r == 0 ? 0 : 1);
+	}
+	if (read(up[0], &go, 1) != 1)
+		return 1;
+	printf("  pid %d closes its file\n", (int)getpid());
+	close(fd);
+	if (write(down[1], &go, 1) != 1)
+		return 1;
+	return test_wait(pid);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -126,6 +166,8 @@ int main(int argc, char **argv)
 		return do_create(argv[2], strtoull(argv[3], NULL, 0) << 20, 1);
 	if (argc == 3 && !strcmp(argv[1], "attach"))
 		return do_attach(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "exclusive"))
+		return do_exclusive(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "anon"))
 		return do_create(NULL, strtoull(argv[2], NULL, 0) << 20, 0);
 	if (argc == 3 && !strcmp(argv[1], "destroy")) {
@@ -134,7 +176,7 @@ int main(int argc, char **argv)
 		printf("  destroy \"%s\": %s\n", argv[2], r < 0 ? strerror((int)-r) : "done");
 		return r < 0;
 	}
-	fprintf(stderr, "usage: %s create NAME MIB | attach NAME | destroy NAME | anon MIB\n",
+	fprintf(stderr, "usage: %s create NAME MIB | attach NAME | exclusive NAME | destroy NAME | anon MIB\n",
 		argv[0]);
 	return 2;
 }

@@ -46,6 +46,9 @@ echo "  pinned_bytes $(cat /sys/kernel/ess/pinned_bytes), nr_regions $(cat /sys/
 step "A new process attaches by name and finds the contents (warm restart)"
 run ess-region-demo attach kv-cache || rc=1
 
+step "Attach is exclusive: while one process holds the region, another gets EBUSY"
+run ess-region-demo exclusive kv-cache || rc=1
+
 step "An anonymous region lives only as long as its process"
 run ess-region-demo anon 4 || rc=1
 echo "  nr_regions after it exited: $(cat /sys/kernel/ess/nr_regions)"
