@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define ESS_VERSION_MAJOR 0
-#define ESS_VERSION_MINOR 1
+#define ESS_VERSION_MINOR 2
 
 /* Largest layer count a context accepts (per-layer counters are sized so). */
 #define ESS_MAX_LAYERS 256
