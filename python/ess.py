@@ -15,6 +15,10 @@ memory.
     ctx.resolve(layer, [req], topk.data_ptr(), slots.data_ptr(), stream)
     # slots now holds layer-global slot ids into ctx.hot_layer(layer)
 
+The flags of struct ess_config are keywords: data_check=, no_heat=,
+no_stat= (no statistics segment for ess-stat; ctx.stats() still counts)
+and pool_locked=.
+
 Errors raise ess.Error, carrying the negative errno (.code) and libess's
 message.  The library is found through $ESS_LIB, then the build directory
 next to this file, then the system's library path (libess.so.0).
@@ -209,7 +213,7 @@ class Context:
                  max_requests=None, max_tokens=None, pool_bytes=None,
                  extent_tokens=None, policy=None, pool="auto", backend="cpu",
                  device=0, numa_node=-1, region_name=None, data_check=False,
-                 lib=None):
+                 no_heat=False, no_stat=False, pool_locked=False, lib=None):
         self._lib = load_library(lib)
         cfg = Config()
         self._lib.ess_config_default(ctypes.byref(cfg))
@@ -234,6 +238,12 @@ class Context:
         cfg.numa_node = numa_node
         if data_check:
             cfg.flags |= CFG_DATA_CHECK
+        if no_heat:
+            cfg.flags |= CFG_NO_HEAT
+        if no_stat:
+            cfg.flags |= CFG_NO_STAT
+        if pool_locked:
+            cfg.flags |= CFG_POOL_LOCKED
         err = ctypes.create_string_buffer(512)
         h = ctypes.c_void_p()
         rc = self._lib.ess_create(ctypes.byref(cfg), ctypes.byref(h), err, len(err))

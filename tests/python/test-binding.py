@@ -29,7 +29,7 @@ def t(cond, desc):
     print(f"{'ok' if cond else 'not ok'} {n} - {desc}")
 
 
-print("1..12")
+print("1..14")
 
 # 1-2: the ctypes mirrors have the C layout (sizes and every offset).
 probe = r"""
@@ -118,4 +118,28 @@ except ess.Error as e:
 ctx.mem_free(topk_b)
 ctx.mem_free(slots_b)
 ctx.close()
+
+# 13-14: no_stat=True publishes no statistics segment; the same context
+# without it does (a private ESS_STAT_DIR, publishing switched on).
+with tempfile.TemporaryDirectory() as sd:
+    old = {k: os.environ.get(k) for k in ("ESS_STAT_DIR", "ESS_STAT")}
+    os.environ["ESS_STAT_DIR"] = sd
+    os.environ["ESS_STAT"] = "1"
+    try:
+        c = ess.Context(layers=1, entry_bytes=E, topk=K, slots=S, max_requests=1,
+                        max_tokens=TOK, pool_bytes=1 << 22, no_stat=True)
+        quiet = os.listdir(sd)
+        c.close()
+        c = ess.Context(layers=1, entry_bytes=E, topk=K, slots=S, max_requests=1,
+                        max_tokens=TOK, pool_bytes=1 << 22)
+        loud = os.listdir(sd)
+        c.close()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    t(quiet == [], f"no_stat=True: no segment in ESS_STAT_DIR ({quiet})")
+    t(len(loud) == 1, f"without it: one segment ({loud})")
 sys.exit(1 if failed else 0)
