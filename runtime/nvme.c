@@ -697,7 +697,10 @@ static int do_submit(struct ess_nvme *st, unsigned int wait)
 		wait = 0;	/* nothing could ever complete */
 	if (!st->queued && !wait)
 		return 0;
+	/* liburing enters the kernel for both: entries are queued, or a
+	 * wait is asked for. */
 	do {
+		st->st.enter_calls++;
 		ret = wait ? io_uring_submit_and_wait(&st->ring, wait) :
 			     io_uring_submit(&st->ring);
 	} while (ret == -EINTR);
@@ -712,26 +715,20 @@ static int do_submit(struct ess_nvme *st, unsigned int wait)
 	return ret;
 }
 
-/* Wait until at least one CQE has been processed (at most limit). */
+/*
+ * Wait until at least one CQE has been processed (at most limit): one
+ * system call that submits whatever is queued and waits.  The CQ was just
+ * found empty, so the call cannot be saved.
+ */
 static int wait_one(struct ess_nvme *st, unsigned int limit)
 {
-	struct io_uring_cqe *cqe;
 	int ret;
 
 	if (drain_cq(st, limit))
 		return 0;
-	if (st->queued) {
-		ret = do_submit(st, 1);
-		if (ret < 0)
-			return ret;
-	} else {
-		do {
-			ret = io_uring_wait_cqe(&st->ring, &cqe);
-		} while (ret == -EINTR);
-		if (ret < 0)
-			return fail(st, ret, "io_uring_wait_cqe: %s",
-				    strerror(-ret));
-	}
+	ret = do_submit(st, 1);
+	if (ret < 0)
+		return ret;
 	drain_cq(st, limit);
 	return 0;
 }
@@ -908,6 +905,7 @@ static int reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
 	 * Only then: a reap that has completions makes no extra call. */
 	if (!min_wait && !st->done_count && st->defer_taskrun && st->inflight &&
 	    max) {
+		st->st.enter_calls++;
 		io_uring_get_events(&st->ring);
 		drain_cq(st, room(st, max));
 	}

@@ -5,12 +5,14 @@
  *
  *   ess-nvme-bench [--file PATH] [--size-mib N] [--extent BYTES]
  *                  [--qd 1,4,16,32] [--seconds S] [--rounds R]
- *                  [--reap-batch N] [--fio PATH] [--no-fio]
+ *                  [--reap-batch N] [--verify-inline] [--no-defer-taskrun]
+ *                  [--small-pages] [--fio PATH] [--no-fio]
  *
  * The file is filled once through the store (random data, slots 0..n-1,
  * so it is contiguous), flushed, and read once untimed.  Then, per queue depth, the store reads extents in
  * a shuffled order for S seconds, keeping qd reads in flight, each read
- * verified by CRC32C into registered buffers; fio then runs randread with
+ * verified by CRC32C into registered buffers on huge pages (as the host
+ * pool's; --small-pages: plain pages); fio then runs randread with
  * the io_uring engine, O_DIRECT, registered buffers and file, bs = the
  * store's slot size, the same iodepth, for S seconds.  Each side runs R
  * rounds (default 2), alternating which goes first; one table row per
@@ -281,12 +283,67 @@ static double cpu_s(void)
 	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
+#define HUGE_BYTES (2u << 20)
+
+/*
+ * The store's read buffers.  By default they are 2 MiB-aligned and advised
+ * MADV_HUGEPAGE, as the host pool is (runtime/pool_fallback.c), so every
+ * extent buffer is physically contiguous: one segment per read.  Plain
+ * anonymous memory on 4 KiB pages scatters a 64 KiB buffer over up to 16
+ * physical pieces, and on a virtual disk every piece costs the host extra
+ * work per request (Documentation/dev/nvme.md, Benchmark).  Returns the
+ * aligned buffers; *map and *maplen get what to unmap.
+ */
+static char *alloc_bufs(size_t len, int huge, char **map, size_t *maplen)
+{
+	size_t span = (len + HUGE_BYTES - 1) / HUGE_BYTES * HUGE_BYTES;
+	char *m, *p;
+
+	*maplen = huge ? span + HUGE_BYTES : len;
+	m = mmap(NULL, *maplen, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	*map = m;
+	p = m;
+	if (huge) {
+		p = (char *)(((uintptr_t)m + HUGE_BYTES - 1) &
+			     ~(uintptr_t)(HUGE_BYTES - 1));
+		/* A hint: without THP the buffers are plain pages. */
+		(void)madvise(p, span, MADV_HUGEPAGE);
+	}
+	memset(p, 0, len);	/* fault the pages in before registration */
+	return p;
+}
+
+/* KiB on transparent huge pages of the mapping that starts at map (the
+ * advised part is a mapping of its own), from smaps; -1 if unknown. */
+static long huge_kib(const char *map)
+{
+	char line[256], want[32];
+	long kib = -1;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)map);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, want, strlen(want)))
+			in = 1;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return kib;
+}
+
 static void usage(FILE *f, int code)
 {
 	fprintf(f,
 		"usage: ess-nvme-bench [--file PATH] [--size-mib N] [--extent BYTES]\n"
 		"                      [--qd LIST] [--seconds S] [--rounds R] [--reap-batch N]\n"
-		"                      [--verify-inline] [--no-defer-taskrun]\n"
+		"                      [--verify-inline] [--no-defer-taskrun] [--small-pages]\n"
 		"                      [--fio PATH] [--no-fio]\n"
 		"Read-back throughput of the NVMe extent store beside fio (io_uring,\n"
 		"O_DIRECT, same file, block size and queue depth), one table.\n"
@@ -300,6 +357,8 @@ static void usage(FILE *f, int code)
 		"  --verify-inline  verify each read inside the reap, before its buffer\n"
 		"                   is reissued (the path before ess_nvme_reap_raw)\n"
 		"  --no-defer-taskrun  ring without ESS_NVME_ONE_THREAD (DEFER_TASKRUN)\n"
+		"  --small-pages    read buffers on plain 4 KiB pages, not advised\n"
+		"                   MADV_HUGEPAGE (the default, as the host pool)\n"
 		"  --fio PATH       fio binary [fio]; --no-fio: the store alone\n"
 		"  -h, --help       this text\n");
 	exit(code);
@@ -334,6 +393,7 @@ int main(int argc, char **argv)
 		{ "reap-batch", required_argument, NULL, 'b' },
 		{ "verify-inline", no_argument, NULL, 'V' },
 		{ "no-defer-taskrun", no_argument, NULL, 'D' },
+		{ "small-pages", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -342,12 +402,12 @@ int main(int argc, char **argv)
 	uint64_t size_mib = 1024, n, nreads;
 	uint32_t ext = 65536, qd, maxqd = 0, sb;
 	double secs = 3;
-	int use_fio = 1, rounds = 2, c, ret, one_thread = 1;
+	int use_fio = 1, rounds = 2, c, ret, one_thread = 1, huge = 1;
 	struct ess_nvme_config cfg;
 	struct ess_nvme_stats s;
 	ess_nvme *st = NULL;
-	char *bufs;
-	size_t buflen;
+	char *bufs, *bufmap = NULL;
+	size_t buflen, maplen = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -369,6 +429,7 @@ int main(int argc, char **argv)
 		case 'b': reap_max = (unsigned int)num("--reap-batch", optarg); break;
 		case 'V': verify_inline = 1; break;
 		case 'D': one_thread = 0; break;
+		case 'P': huge = 0; break;
 		case 'h': usage(stdout, 0); break;
 		default: usage(stderr, 2);
 		}
@@ -418,10 +479,12 @@ int main(int argc, char **argv)
 	sb = ess_nvme_slot_bytes(st);
 	n = ess_nvme_capacity_slots(st);
 	buflen = (size_t)2 * maxqd * ext;
-	bufs = mmap(NULL, buflen, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (bufs == MAP_FAILED)
+	bufs = alloc_bufs(buflen, huge, &bufmap, &maplen);
+	if (!bufs)
 		return 1;
+	printf("# read buffers: %zu KiB, %s, %ld KiB of them on huge pages\n",
+	       buflen >> 10, huge ? "MADV_HUGEPAGE" : "plain pages",
+	       huge_kib(bufs));
 	if (ess_nvme_register_memory(st, bufs, buflen) < 0)
 		die("register", st, -EINVAL);
 	{
@@ -445,14 +508,14 @@ int main(int argc, char **argv)
 		}
 		store_read(st, n, ext, bufs, maxqd, secs, &nreads);
 	}
-	printf("| qd | block (B) | ess MiB/s | ess IOPS | ess CPU us/read | fio MiB/s | fio IOPS | fio CPU us/read | ratio |\n");
-	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	printf("| qd | block (B) | ess MiB/s | ess IOPS | ess CPU us/read | ess enter/read | fio MiB/s | fio IOPS | fio CPU us/read | ratio |\n");
+	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	snprintf(err, sizeof(err), "%s", qdlist);
 	save = NULL;
 	for (tok = strtok_r(err, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		double ours = 0, theirs = 0, o, f, c0, fc;
 		double our_cpu = 0, their_cpu = 0;
-		uint64_t our_ios = 0;
+		uint64_t our_ios = 0, our_enters = 0, e0;
 		int fio_ok = use_fio;
 
 		qd = (uint32_t)strtoul(tok, NULL, 0);
@@ -468,9 +531,13 @@ int main(int argc, char **argv)
 				theirs += f;
 				their_cpu += fc;
 			}
+			ess_nvme_stats_get(st, &s);
+			e0 = s.enter_calls;
 			c0 = cpu_s();
 			o = store_read(st, n, ext, bufs, qd, secs, &nreads);
 			our_cpu += cpu_s() - c0;
+			ess_nvme_stats_get(st, &s);
+			our_enters += s.enter_calls - e0;
 			our_ios += nreads;
 			ours += o;
 			if (!fio_first && fio_ok) {
@@ -486,13 +553,15 @@ int main(int argc, char **argv)
 		our_cpu = our_cpu * 1e6 / (double)(our_ios ? our_ios : 1);
 		their_cpu /= rounds;
 		if (fio_ok)
-			printf("| %u | %u | %.0f | %.0f | %.1f | %.0f | %.0f | %.1f | %.3f |\n",
+			printf("| %u | %u | %.0f | %.0f | %.1f | %.2f | %.0f | %.0f | %.1f | %.3f |\n",
 			       qd, sb, ours / (1 << 20), ours / ext, our_cpu,
+			       (double)our_enters / (double)(our_ios ? our_ios : 1),
 			       theirs / (1 << 20), theirs / sb, their_cpu,
 			       ours / theirs);
 		else
-			printf("| %u | %u | %.0f | %.0f | %.1f | - | - | - | - |\n",
-			       qd, sb, ours / (1 << 20), ours / ext, our_cpu);
+			printf("| %u | %u | %.0f | %.0f | %.1f | %.2f | - | - | - | - |\n",
+			       qd, sb, ours / (1 << 20), ours / ext, our_cpu,
+			       (double)our_enters / (double)(our_ios ? our_ios : 1));
 		fflush(stdout);
 	}
 	ess_nvme_stats_get(st, &s);
@@ -503,6 +572,6 @@ int main(int argc, char **argv)
 	       (unsigned long long)s.fixed_ops,
 	       (unsigned long long)s.bounced_ops);
 	ess_nvme_close(st);
-	munmap(bufs, buflen);
+	munmap(bufmap, maplen);
 	return 0;
 }

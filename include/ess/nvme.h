@@ -213,6 +213,10 @@ struct ess_nvme_stats {
 	uint32_t fixed_files;		/* level: 1 if the file is registered */
 	uint32_t unverified;		/* level: raw-reaped reads not verified */
 	uint32_t reserved;
+	/* io_uring_enter system calls of every kind: submit, submit and
+	 * wait, wait, and the DEFER_TASKRUN poll (submit_calls counts only
+	 * those that handed over entries). */
+	uint64_t enter_calls;
 };
 int ess_nvme_stats_get(const ess_nvme *st, struct ess_nvme_stats *out);
 
