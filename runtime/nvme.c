@@ -100,6 +100,8 @@ struct ess_nvme {
 
 	char *bounce;
 	size_t bounce_len;
+	void *bounce_map;	/* the mapping bounce lies in, for munmap */
+	size_t bounce_map_len;
 	struct range ranges[MAX_RANGES];
 	int nranges;
 
@@ -240,6 +242,38 @@ static int register_buffers(struct ess_nvme *st)
 	    io_uring_register_buffers(&st->ring, iov, 1) == 0)
 		st->fixed_bufs = true;
 	return 1;
+}
+
+#define HUGE_BYTES (2u << 20)
+
+/*
+ * The bounce area.  From 2 MiB up it sits on 2 MiB boundaries and is
+ * advised MADV_HUGEPAGE, so that each buffer in it is physically
+ * contiguous and an I/O through it is one segment: on a virtual disk every
+ * extra segment of a request costs the host time (Documentation/dev/nvme.md,
+ * "Queue depth 1, second look").  A smaller area is not worth a huge page.
+ */
+static int map_bounce(struct ess_nvme *st)
+{
+	size_t span = (st->bounce_len + HUGE_BYTES - 1) / HUGE_BYTES * HUGE_BYTES;
+	bool huge = st->bounce_len >= HUGE_BYTES;
+	char *m;
+
+	st->bounce_map_len = huge ? span + HUGE_BYTES : st->bounce_len;
+	m = mmap(NULL, st->bounce_map_len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return fail(st, -ENOMEM, "cannot map %zu bytes of I/O buffers",
+			    st->bounce_len);
+	st->bounce_map = m;
+	st->bounce = m;
+	if (huge) {
+		st->bounce = (char *)(((uintptr_t)m + HUGE_BYTES - 1) &
+				      ~(uintptr_t)(HUGE_BYTES - 1));
+		/* A hint: without THP the area is plain pages and works. */
+		(void)madvise(st->bounce, span, MADV_HUGEPAGE);
+	}
+	return 0;
 }
 
 /*
@@ -388,14 +422,9 @@ int ess_nvme_open(const struct ess_nvme_config *cfg, ess_nvme **out,
 		st->op_free = i;
 	}
 	st->bounce_len = (size_t)cfg->queue_depth * st->slot_bytes;
-	st->bounce = mmap(NULL, st->bounce_len, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (st->bounce == MAP_FAILED) {
-		st->bounce = NULL;
-		ret = fail(st, -ENOMEM, "cannot map %zu bytes of I/O buffers",
-			   st->bounce_len);
+	ret = map_bounce(st);
+	if (ret)
 		goto err;
-	}
 	register_buffers(st);
 	st->st.slots_total = st->nslots;
 	st->st.fixed_files = st->fixed_file;
@@ -1013,8 +1042,8 @@ void ess_nvme_close(ess_nvme *st)
 	}
 	if (st->fd >= 0)
 		close(st->fd);
-	if (st->bounce)
-		munmap(st->bounce, st->bounce_len);
+	if (st->bounce_map)
+		munmap(st->bounce_map, st->bounce_map_len);
 	free(st->slots);
 	free(st->free_ids);
 	free(st->ops);

@@ -29,6 +29,8 @@ static const struct rt_case cases[] = {
 	{ "qd32 aligned, registered", 32, 65536, 65536, 0, 128, 1, 0 },
 	{ "qd8 misaligned address (bounced)", 8, 8192, 8192, 8, 64, 1, 1 },
 	{ "qd128 2048 extents in flight", 128, 8192, 8192, 0, 2048, 1, 0 },
+	/* 64 x 45,056-byte slots: a bounce area past 2 MiB, on huge pages */
+	{ "qd64 unaligned length, 2.75 MiB bounce area (bounced)", 64, 41000, 41000, 0, 256, 1, 1 },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
