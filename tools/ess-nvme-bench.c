@@ -234,7 +234,8 @@ static double json_num(const char *from, const char *key)
 /* Run fio; returns read bytes/s from its JSON output, or -1; *cpu_us gets
  * its CPU time (user + system) per read in microseconds. */
 static double fio_read(const char *fio, const char *file, uint64_t size,
-		       uint32_t bs, uint32_t qd, double secs, double *cpu_us)
+		       uint32_t bs, uint32_t qd, double secs, const char *mem,
+		       double *cpu_us)
 {
 	char cmd[2048];
 	static char out[1 << 17];
@@ -247,8 +248,8 @@ static double fio_read(const char *fio, const char *file, uint64_t size,
 		 "%s --name=ess-nvme-bench --filename=%s --size=%llu --bs=%u "
 		 "--iodepth=%u --ioengine=io_uring --direct=1 --rw=randread "
 		 "--fixedbufs=1 --registerfiles=1 --time_based --runtime=%.0f "
-		 "--ramp_time=0 --invalidate=1 --output-format=json 2>&1",
-		 fio, file, (unsigned long long)size, bs, qd, secs);
+		 "--ramp_time=0 --invalidate=1 --mem=%s --output-format=json 2>&1",
+		 fio, file, (unsigned long long)size, bs, qd, secs, mem);
 	p = popen(cmd, "r");
 	if (!p)
 		return -1;
@@ -338,6 +339,50 @@ static long huge_kib(const char *map)
 	return kib;
 }
 
+/*
+ * fio's buffers on huge pages, like the store's: fio's --mem=mmaphuge maps
+ * a file on hugetlbfs, so a mounted hugetlbfs with enough free huge pages
+ * for `need` bytes gives "mmaphuge:<mount>/ess-nvme-bench-fio.<pid>" in
+ * spec; 0 then, -1 if there is none (plain anonymous memory is all fio can
+ * have: the store must then use plain pages too, or the comparison would
+ * measure memory layout instead of the I/O path).
+ */
+static int fio_huge_mem(char *spec, size_t len, size_t need)
+{
+	char line[512], dev[128], dir[256], type[64];
+	unsigned long free_pages = 0, kib = 0;
+	int found = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "HugePages_Free: %lu", &free_pages);
+		sscanf(line, "Hugepagesize: %lu kB", &kib);
+	}
+	fclose(f);
+	if (!kib || (unsigned long long)free_pages * kib * 1024 < need + (size_t)kib * 1024)
+		return -1;
+	f = fopen("/proc/mounts", "r");
+	if (!f)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%127s %255s %63s", dev, dir, type) == 3 &&
+			!strcmp(type, "hugetlbfs") && !access(dir, W_OK);
+	fclose(f);
+	if (!found)
+		return -1;
+	snprintf(spec, len, "mmaphuge:%s/ess-nvme-bench-fio.%d", dir, (int)getpid());
+	return 0;
+}
+
+/* fio leaves its hugetlbfs file behind: remove it (and free its pages). */
+static void fio_mem_cleanup(const char *mem)
+{
+	if (!strncmp(mem, "mmaphuge:", 9))
+		unlink(mem + 9);
+}
+
 static void usage(FILE *f, int code)
 {
 	fprintf(f,
@@ -358,7 +403,10 @@ static void usage(FILE *f, int code)
 		"                   is reissued (the path before ess_nvme_reap_raw)\n"
 		"  --no-defer-taskrun  ring without ESS_NVME_ONE_THREAD (DEFER_TASKRUN)\n"
 		"  --small-pages    read buffers on plain 4 KiB pages, not advised\n"
-		"                   MADV_HUGEPAGE (the default, as the host pool)\n"
+		"                   MADV_HUGEPAGE (the default, as the host pool); also\n"
+		"                   chosen when fio cannot have huge pages (it needs a\n"
+		"                   mounted hugetlbfs with free pages), so both sides\n"
+		"                   read into the same kind of memory\n"
 		"  --fio PATH       fio binary [fio]; --no-fio: the store alone\n"
 		"  -h, --help       this text\n");
 	exit(code);
@@ -406,7 +454,7 @@ int main(int argc, char **argv)
 	struct ess_nvme_config cfg;
 	struct ess_nvme_stats s;
 	ess_nvme *st = NULL;
-	char *bufs, *bufmap = NULL;
+	char *bufs, *bufmap = NULL, fio_mem[400] = "malloc";
 	size_t buflen, maplen = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -479,6 +527,15 @@ int main(int argc, char **argv)
 	sb = ess_nvme_slot_bytes(st);
 	n = ess_nvme_capacity_slots(st);
 	buflen = (size_t)2 * maxqd * ext;
+	/* like for like: fio's buffers on huge pages too, or both on plain */
+	if (use_fio && huge && fio_huge_mem(fio_mem, sizeof(fio_mem), (size_t)maxqd * sb)) {
+		printf("# fio cannot have huge-page buffers here (no writable hugetlbfs mount with\n"
+		       "# free huge pages; e.g. echo 16 > /proc/sys/vm/nr_hugepages and mount -t\n"
+		       "# hugetlbfs none /dev/hugepages): the store reads into plain pages too\n");
+		huge = 0;
+	}
+	if (use_fio)
+		printf("# fio buffers: --mem=%s\n", fio_mem);
 	bufs = alloc_bufs(buflen, huge, &bufmap, &maplen);
 	if (!bufs)
 		return 1;
@@ -526,10 +583,11 @@ int main(int argc, char **argv)
 
 			if (fio_first && fio_ok) {
 				f = fio_read(fio, file, n * (uint64_t)sb, sb, qd,
-					     secs, &fc);
+					     secs, fio_mem, &fc);
 				fio_ok = f > 0;
 				theirs += f;
 				their_cpu += fc;
+				fio_mem_cleanup(fio_mem);
 			}
 			ess_nvme_stats_get(st, &s);
 			e0 = s.enter_calls;
@@ -542,10 +600,11 @@ int main(int argc, char **argv)
 			ours += o;
 			if (!fio_first && fio_ok) {
 				f = fio_read(fio, file, n * (uint64_t)sb, sb, qd,
-					     secs, &fc);
+					     secs, fio_mem, &fc);
 				fio_ok = f > 0;
 				theirs += f;
 				their_cpu += fc;
+				fio_mem_cleanup(fio_mem);
 			}
 		}
 		ours /= rounds;
