@@ -136,8 +136,11 @@ static int do_exclusive(const char *name)
 	printf("  pid %d attached \"%s\" and holds it\n", (int)getpid(), name);
 	pid = test_fork();
 	if (pid == 0) {
-		int f = ess_open(), busy;
+		int f, busy;
 
+		/* The inherited descriptor is the holder's own file: drop it. */
+		close(fd);
+		f = ess_open();
 		r = ess_attach(f, name, NULL);
 		busy = r == -EBUSY;
 		printf("  pid %d: attach \"%s\": %s\n", (int)getpid(), name,
