@@ -13,7 +13,8 @@
  * Conventions
  * - Every call returns 0 or a negative errno value (-EINVAL bad argument,
  *   -ENOENT unknown request or name, -ENOSPC pool full, -ENOMEM, -EIO data
- *   check failed, -ENODEV backend not available, ...).  ess_errmsg() gives
+ *   check failed, -ENODEV backend not available, -EBUSY named region held
+ *   by another process, ...).  ess_errmsg() gives
  *   the message of the last failure in the context, ess_strerror() a short
  *   text for a code.
  * - "backend memory" means device memory for ESS_BACKEND_CUDA and ordinary
