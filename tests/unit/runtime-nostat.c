@@ -10,6 +10,7 @@
 #include <dirent.h>
 
 #include "stat-tap.h"
+#include "runtime-tap.h"
 #include "ess/ess.h"
 #include "ess/stat.h"
 
@@ -30,19 +31,6 @@ static void cfg(struct ess_config *c, uint32_t flags)
 	c->extent_tokens = 16;
 	c->pool_bytes = 2u << 20;
 	c->pool = ESS_POOL_FALLBACK;
-}
-
-static ess_ctx *make(const struct ess_config *c)
-{
-	char err[256] = "";
-	ess_ctx *ctx = NULL;
-	int r = ess_create(c, &ctx, err, sizeof(err));
-
-	if (r) {
-		printf("Bail out! ess_create: %d %s\n", r, err);
-		exit(1);
-	}
-	return ctx;
 }
 
 /* Files in dir: segments, and anything else (a temporary left behind). */
@@ -109,7 +97,7 @@ int main(void)
 	   "ESS_CFG_NO_STAT is a flag of its own in ESS_CFG_FLAGS");
 
 	cfg(&c, ESS_CFG_NO_STAT | ESS_CFG_NO_HEAT);
-	quiet = make(&c);
+	quiet = make_ctx(&c);
 	n = files(&segs);
 	ok(n == 0 && segs == 0, "NO_STAT context: no file in $ESS_STAT_DIR (%d)", n);
 	ok(ess_get_config(quiet)->flags & ESS_CFG_NO_STAT, "the flag stays in the configuration");
@@ -131,7 +119,7 @@ int main(void)
 
 	/* the same work, published: the directory is the one segments go to */
 	cfg(&c, ESS_CFG_NO_HEAT);
-	loud = make(&c);
+	loud = make_ctx(&c);
 	n = files(&segs);
 	ok(n == 1 && segs == 1, "a context without the flag publishes one segment");
 	work(loud, &sp);

@@ -18,11 +18,6 @@
 #include "ess/ess.h"
 #include "tap.h"
 
-/* Fail hard when the fixture itself cannot be built. */
-#define MUST(x) do { int r_ = (x); if (r_) { \
-	printf("Bail out! %s = %d at %s:%d\n", #x, r_, __FILE__, __LINE__); \
-	exit(1); } } while (0)
-
 /* A small geometry: fast, and small enough to fill. */
 static inline void small_cfg(struct ess_config *c)
 {

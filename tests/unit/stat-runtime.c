@@ -13,6 +13,7 @@
 #include <dirent.h>
 
 #include "stat-tap.h"
+#include "runtime-tap.h"
 #include "ess/ess.h"
 #include "ess/stat.h"
 
@@ -32,19 +33,6 @@ static void cfg_small(struct ess_config *c)
 	c->extent_tokens = 16;
 	c->pool_bytes = 4u << 20;
 	c->pool = ESS_POOL_FALLBACK;
-}
-
-static ess_ctx *make(const struct ess_config *c)
-{
-	char err[256] = "";
-	ess_ctx *ctx = NULL;
-	int r = ess_create(c, &ctx, err, sizeof(err));
-
-	if (r) {
-		printf("Bail out! ess_create: %d %s\n", r, err);
-		exit(1);
-	}
-	return ctx;
 }
 
 static int segments(void)
@@ -312,7 +300,7 @@ int main(void)
 	snprintf(pid_s, sizeof(pid_s), "%d", (int)getpid());
 	cfg_small(&c);
 
-	ctx = make(&c);
+	ctx = make_ctx(&c);
 	ok(segments() == 1, "ess_create published one segment in $ESS_STAT_DIR");
 	work(ctx, 30);
 	MUST(ess_sync(ctx, NULL));	/* publishes too: after the removal */
@@ -439,7 +427,7 @@ int main(void)
 	run_free(&ro);
 
 	/* a second context: its own segment, totals add up */
-	ctx2 = make(&c);
+	ctx2 = make_ctx(&c);
 	work(ctx2, 5);
 	MUST(ess_stats_get(ctx, &st));
 	{
@@ -457,7 +445,7 @@ int main(void)
 	ok(segments() == 1, "ess_destroy removes that context's segment");
 
 	setenv("ESS_STAT", "0", 1);
-	ctx2 = make(&c);
+	ctx2 = make_ctx(&c);
 	ok(segments() == 1, "ESS_STAT=0: no segment");
 	ess_destroy(ctx2);
 	unsetenv("ESS_STAT");
@@ -466,7 +454,7 @@ int main(void)
 	fflush(stdout);
 	child = fork();
 	if (child == 0) {
-		ess_ctx *cc = make(&c);
+		ess_ctx *cc = make_ctx(&c);
 
 		work(cc, 2);
 		_exit(0);

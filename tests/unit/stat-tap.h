@@ -21,10 +21,6 @@
 
 #include "tap.h"
 
-#define MUST(x) do { long r_ = (long)(x); if (r_) { \
-	printf("Bail out! %s = %ld at %s:%d\n", #x, r_, __FILE__, __LINE__); \
-	exit(1); } } while (0)
-
 /*
  * The ess-stat to test: $ESS_STAT_BIN, else ../../bin/ess-stat from this
  * program (build/tests/unit/x -> build/bin/ess-stat, and the same inside

@@ -108,4 +108,10 @@ static inline int done(void)
 	return tap_done();
 }
 
+/* Fail hard (Bail out!) when a test's fixture itself cannot be built:
+ * x is a call that returns 0 on success. */
+#define MUST(x) do { long r_ = (long)(x); if (r_) { \
+	printf("Bail out! %s = %ld at %s:%d\n", #x, r_, __FILE__, __LINE__); \
+	exit(1); } } while (0)
+
 #endif /* ESS_TESTS_TAP_H */
