@@ -19,23 +19,6 @@
 
 static char path[256];
 
-static ess_nvme *open_store(uint32_t flags, uint32_t qd)
-{
-	struct ess_nvme_config cfg;
-	ess_nvme *st = NULL;
-	char err[256];
-
-	ess_nvme_config_default(&cfg);
-	cfg.path = path;
-	cfg.flags |= flags;
-	cfg.extent_bytes = EXT;
-	cfg.queue_depth = qd;
-	cfg.capacity_bytes = 8 * EXT;
-	if (ess_nvme_open(&cfg, &st, err, sizeof(err)))
-		tap_diag("open: %s", err);
-	return st;
-}
-
 static uint64_t enters(const ess_nvme *st)
 {
 	struct ess_nvme_stats s;
@@ -136,7 +119,7 @@ int main(void)
 	rng_fill(data, 4 * EXT);
 
 	for (size_t r = 0; r < 2; r++) {
-		st = open_store(rings[r].flags, 2);
+		st = nvme_open_small(path, EXT, rings[r].flags, 2);
 		if (!st || fill(st, data, 2)) {
 			tap_ok(0, "%s: open and fill", rings[r].name);
 			tap_ok(0, "%s: inline loop", rings[r].name);
@@ -154,7 +137,7 @@ int main(void)
 		ess_nvme_close(st);
 	}
 
-	st = open_store(ESS_NVME_ONE_THREAD, 4);
+	st = nvme_open_small(path, EXT, ESS_NVME_ONE_THREAD, 4);
 	if (!tap_ok(st && fill(st, data, 4) == 0, "store of queue depth 4 filled"))
 		return 1;
 	e0 = enters(st);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ess/nvme.h"
 #include "tap.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -84,6 +85,28 @@ static inline int nvme_scratch(char *path, size_t len, char *why, size_t whylen)
 		unlink(path);
 	}
 	return -1;
+}
+
+/*
+ * A store of eight ext-byte extents on path, with extra config flags and
+ * queue depth qd; NULL (and the reason as a TAP diagnostic) on failure.
+ */
+static inline ess_nvme *nvme_open_small(const char *path, uint32_t ext, uint32_t flags,
+					uint32_t qd)
+{
+	struct ess_nvme_config cfg;
+	ess_nvme *st = NULL;
+	char err[256];
+
+	ess_nvme_config_default(&cfg);
+	cfg.path = path;
+	cfg.flags |= flags;
+	cfg.extent_bytes = ext;
+	cfg.queue_depth = qd;
+	cfg.capacity_bytes = 8 * (uint64_t)ext;
+	if (ess_nvme_open(&cfg, &st, err, sizeof(err)))
+		tap_diag("open: %s", err);
+	return st;
 }
 
 #endif /* ESS_TESTS_NVME_TAP_H */

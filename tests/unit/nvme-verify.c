@@ -28,23 +28,6 @@ static int reap_all_raw(ess_nvme *st, struct ess_nvme_cpl *c, int want)
 	return got;
 }
 
-static ess_nvme *open_store(uint32_t flags, uint32_t qd)
-{
-	struct ess_nvme_config cfg;
-	ess_nvme *st = NULL;
-	char err[256];
-
-	ess_nvme_config_default(&cfg);
-	cfg.path = path;
-	cfg.flags |= flags;
-	cfg.extent_bytes = EXT;
-	cfg.queue_depth = qd;
-	cfg.capacity_bytes = 8 * EXT;
-	if (ess_nvme_open(&cfg, &st, err, sizeof(err)))
-		tap_diag("open: %s", err);
-	return st;
-}
-
 static int other_thread_ret;
 
 static void *submit_elsewhere(void *arg)
@@ -69,7 +52,7 @@ int main(void)
 	tap_plan(13);
 	data = aligned_alloc(4096, 2 * EXT);
 	out = aligned_alloc(4096, 2 * EXT);
-	st = open_store(0, 2);
+	st = nvme_open_small(path, EXT, 0, 2);
 	if (!tap_ok(st && data && out, "open a store of queue depth 2"))
 		return 1;
 	rng_fill(data, 2 * EXT);
@@ -150,7 +133,7 @@ int main(void)
 
 	/* ESS_NVME_ONE_THREAD: completions posted only when the owner
 	 * enters the kernel; a poll (min_wait 0) must still see them. */
-	st = open_store(ESS_NVME_ONE_THREAD, 4);
+	st = nvme_open_small(path, EXT, ESS_NVME_ONE_THREAD, 4);
 	ret = !st;
 	if (st) {
 		ret |= ess_nvme_alloc(st, &slot[0]) |
