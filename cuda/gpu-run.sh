@@ -49,6 +49,19 @@ if ls .gpu-deps/*.deb >/dev/null 2>&1; then
 	eval "$mk shlib" >>"$OUT/build.log" 2>&1 && libess=yes || echo "shared libess not built: see build.log"
 fi
 rc=0
+# ESS_BASELINE=dir: dir/manage.cu (and its own launcher when dir has
+# dir/manage_launch.cu) built into the benchmark, its management table to
+# baseline.md; arguments are environment settings for that run.
+baseline_table() {
+	[ -n "${ESS_BASELINE:-}" ] && [ -f "$ESS_BASELINE/manage.cu" ] || return 0
+	local bl_launch=cuda/manage_launch.cu
+	[ -f "$ESS_BASELINE/manage_launch.cu" ] && bl_launch=$ESS_BASELINE/manage_launch.cu
+	nvcc -O3 -std=c++17 -Iinclude -Icuda -gencode arch=compute_90,code=sm_90 \
+		-o build/bin/ess-bench-fetch-baseline cuda/bench.cu cuda/fetch.cu \
+		cuda/fetch_launch.cu "$ESS_BASELINE/manage.cu" "$bl_launch" \
+		>>"$OUT/build.log" 2>&1 &&
+	env "$@" build/bin/ess-bench-fetch-baseline 1 9 manage >"$OUT/baseline.md" 2>&1
+}
 if [ "$what" = manage ]; then
 	# the management kernel alone: its test, its table (and ESS_BASELINE's
 	# at batch 64, 10%), phase clocks, then compute-sanitizer on its test
@@ -58,16 +71,8 @@ if [ "$what" = manage ]; then
 	cat "$OUT/fetch-table.md"
 	ESS_BENCH_ONE=1 build/bin/ess-bench-fetch-prof 1 3 manage 2>&1 | grep -E '^\| 64 \|.*\|$|phase' >"$OUT/prof.txt"
 	cat "$OUT/prof.txt"
-	if [ -n "${ESS_BASELINE:-}" ] && [ -f "$ESS_BASELINE/manage.cu" ]; then
-		bl_launch=cuda/manage_launch.cu
-		[ -f "$ESS_BASELINE/manage_launch.cu" ] && bl_launch=$ESS_BASELINE/manage_launch.cu
-		nvcc -O3 -std=c++17 -Iinclude -Icuda -gencode arch=compute_90,code=sm_90 \
-			-o build/bin/ess-bench-fetch-baseline cuda/bench.cu cuda/fetch.cu \
-			cuda/fetch_launch.cu "$ESS_BASELINE/manage.cu" "$bl_launch" \
-			>>"$OUT/build.log" 2>&1 &&
-		ESS_BENCH_ONE=1 build/bin/ess-bench-fetch-baseline 1 9 manage >"$OUT/baseline.md" 2>&1
-		cat "$OUT/baseline.md"
-	fi
+	baseline_table ESS_BENCH_ONE=1
+	[ -f "$OUT/baseline.md" ] && cat "$OUT/baseline.md"
 	if [ -n "${ESS_SAN:-}" ] && [ $rc = 0 ]; then
 		for tool in memcheck racecheck; do
 			only=
@@ -100,16 +105,7 @@ if [ "$what" != tests ]; then
 	timeout 90 build/bin/ess-bench-fetch 4 9 locality 2>&1 | sed -n '/^## Experiment/,$p' >>"$OUT/fetch-table.md"
 	cat "$OUT/fetch-table.md"
 	ESS_BENCH_ONE=1 build/bin/ess-bench-fetch-prof 1 3 manage 2>&1 | grep -E '^\| (16|64|128) \|.*\|$|phase' | tail -20 >"$OUT/prof.txt"
-	if [ -n "${ESS_BASELINE:-}" ] && [ -f "$ESS_BASELINE/manage.cu" ]; then
-		# its own launcher too when dir has one (dir/manage_launch.cu)
-		bl_launch=cuda/manage_launch.cu
-		[ -f "$ESS_BASELINE/manage_launch.cu" ] && bl_launch=$ESS_BASELINE/manage_launch.cu
-		nvcc -O3 -std=c++17 -Iinclude -Icuda -gencode arch=compute_90,code=sm_90 \
-			-o build/bin/ess-bench-fetch-baseline cuda/bench.cu cuda/fetch.cu \
-			cuda/fetch_launch.cu "$ESS_BASELINE/manage.cu" "$bl_launch" \
-			>>"$OUT/build.log" 2>&1 &&
-		build/bin/ess-bench-fetch-baseline 1 9 manage >"$OUT/baseline.md" 2>&1
-	fi
+	baseline_table
 fi
 if [ "$what" = all ]; then
 	# the PyTorch example through the Python binding, on the GPU
