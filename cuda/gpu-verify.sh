@@ -20,17 +20,13 @@ T=${ESS_STEP_TIMEOUT:-150}
 	nvcc --version | tail -1
 } >"$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
-D=$PWD/.gpu-deps/root
-if ! ls .gpu-deps/*.deb >/dev/null 2>&1; then
+. cuda/gpu-deps-env.sh
+if [ $gpu_deps_ok = 0 ]; then
 	echo "no .gpu-deps: run cuda/gpu-deps.sh on the build machine and carry .gpu-deps" | tee -a "$OUT/env.txt"
 	exit 1
 fi
-rm -rf "$D" build/cuda build/tests/gpu build/libess-cuda.* build/runtime build/libess.a build/libess.so* \
+rm -rf build/cuda build/tests/gpu build/libess-cuda.* build/runtime build/libess.a build/libess.so* \
 	build/decode build/libess-decode.a build/sim build/libess-sim.a
-mkdir -p "$D"
-for f in .gpu-deps/*.deb; do dpkg -x "$f" "$D"; done
-export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu
-mk=(make -j16 "CFLAGS=-O2 -g -Wno-error -I$D/usr/include" "ESS_LDFLAGS=-L$D/usr/lib/x86_64-linux-gnu")
 # the backend test links liburing.a (as cuda/gpu-run.sh builds it)
 mv "$D"/usr/lib/x86_64-linux-gnu/liburing.so "$D"/liburing.so.aside
 "${mk[@]}" build/tests/gpu/backend-cuda >"$OUT/build.log" 2>&1 || echo "backend test not built: see build.log"

@@ -7,16 +7,7 @@
 set -u
 OUT=${OUT:-/tmp/ess-out}
 mkdir -p "$OUT"
-export PATH=/usr/local/cuda/bin:$PATH
-D=$PWD/.gpu-deps/root
-mk=(make -j16)
-if ls .gpu-deps/libisal*.deb >/dev/null 2>&1; then
-	rm -rf "$D"
-	mkdir -p "$D"
-	for f in .gpu-deps/*.deb; do dpkg -x "$f" "$D"; done
-	export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu
-	mk+=("CFLAGS=-O2 -g -Wno-error -I$D/usr/include" "ESS_LDFLAGS=-L$D/usr/lib/x86_64-linux-gnu")
-fi
+. cuda/gpu-deps-env.sh
 "${mk[@]}" build/bin/ess-bench-decode build/tests/gpu/decode-kernels build/tests/gpu/decode-sides \
 	>"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 # ESS_PROF_TESTS=1: the decode GPU tests first (a kernel change is checked

@@ -19,15 +19,8 @@ export PATH=/usr/local/cuda/bin:$PATH
 	which compute-sanitizer
 } >"$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
-D=$PWD/.gpu-deps/root
-mk=(make -j16)
-if ls .gpu-deps/libisal*.deb >/dev/null 2>&1; then
-	rm -rf "$D"
-	mkdir -p "$D"
-	for f in .gpu-deps/*.deb; do dpkg -x "$f" "$D"; done
-	export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu
-	mk+=("CFLAGS=-O2 -g -Wno-error -I$D/usr/include" "ESS_LDFLAGS=-L$D/usr/lib/x86_64-linux-gnu")
-elif [ ! -e /usr/include/isa-l/crc.h ]; then
+. cuda/gpu-deps-env.sh
+if [ $gpu_deps_ok = 0 ] && [ ! -e /usr/include/isa-l/crc.h ]; then
 	echo "no isa-l here: run cuda/gpu-deps.sh on the build machine and carry .gpu-deps" | tee -a "$OUT/env.txt"
 	exit 1
 fi
