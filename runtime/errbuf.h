@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Writing a message into a caller's (err, errlen) buffer, the convention of
- * the functions of include/ess/trace.h: either may be NULL/0 to ask for no
- * message.
+ * the functions of include/ess/trace.h, the simulator's profile parser and
+ * the decode benchmark's sides: either may be NULL/0 to ask for no message.
  */
 #ifndef ESS_RUNTIME_ERRBUF_H
 #define ESS_RUNTIME_ERRBUF_H

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/errbuf.h"
 #include "profile.h"
 
 struct unit {
@@ -190,17 +191,6 @@ static void key_display(const struct sim_key *k, char *buf, size_t len)
 		snprintf(buf, len, "workload.%s", k->name + 5);
 	else
 		snprintf(buf, len, "%s", k->name);
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 static char *trim(char *s)

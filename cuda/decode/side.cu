@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../runtime/errbuf.h"
 #include "decode.h"
 #include "ess/hotset.h"
 #include "ess_cuda.h"
@@ -54,14 +55,6 @@ struct dec_side {
 	uint32_t *mntok, *reqs, *nmiss, *wt_count;
 	int32_t *slots_out, *mslot, *mtok, *err, *wt_slot;
 };
-
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 void dec_side_bytes(const struct dec_cfg *c, uint64_t *dev, uint64_t *host)
 {
