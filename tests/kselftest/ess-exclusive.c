@@ -73,6 +73,35 @@ static void *race_attach(void *arg)
 	return NULL;
 }
 
+/*
+ * One round: NRACE threads, each on its own open of /dev/ess, attach NAME
+ * at the same moment; every file is closed only after all have tried (a
+ * winner holds the region until then).  Counts the winners and the EBUSY.
+ */
+static void race_round(int *wins, int *busy)
+{
+	pthread_barrier_t go;
+	pthread_t t[NRACE];
+	struct racer rr[NRACE];
+	int i;
+
+	*wins = *busy = 0;
+	pthread_barrier_init(&go, NULL, NRACE);
+	for (i = 0; i < NRACE; i++) {
+		rr[i].go = &go;
+		rr[i].fd = ess_open();
+		pthread_create(&t[i], NULL, race_attach, &rr[i]);
+	}
+	for (i = 0; i < NRACE; i++) {
+		pthread_join(t[i], NULL);
+		*wins += rr[i].r == 0;
+		*busy += rr[i].r == -EBUSY;
+	}
+	for (i = 0; i < NRACE; i++)
+		close(rr[i].fd);
+	pthread_barrier_destroy(&go);
+}
+
 /* The holder child: attach, map, write seed's pattern, tell the parent,
  * then keep rewriting the same pattern until it is killed. */
 static void holder_child(int wfd, uint64_t seed)
@@ -100,7 +129,7 @@ int main(void)
 	struct ess_info info;
 	struct ess_create c;
 	uint8_t *p;
-	int fd1, fd2, fd3, rc, intact, i, k, pfd[2];
+	int fd1, fd2, fd3, rc, intact, k, pfd[2];
 	pid_t pid;
 	long r;
 
@@ -136,23 +165,9 @@ int main(void)
 
 	/* Several threads on their own files, all refused. */
 	{
-		pthread_barrier_t go;
-		pthread_t t[NRACE];
-		struct racer rr[NRACE];
-		int busy = 0;
+		int wins, busy;
 
-		pthread_barrier_init(&go, NULL, NRACE);
-		for (i = 0; i < NRACE; i++) {
-			rr[i].go = &go;
-			rr[i].fd = ess_open();
-			pthread_create(&t[i], NULL, race_attach, &rr[i]);
-		}
-		for (i = 0; i < NRACE; i++) {
-			pthread_join(t[i], NULL);
-			busy += rr[i].r == -EBUSY;
-			close(rr[i].fd);
-		}
-		pthread_barrier_destroy(&go);
+		race_round(&wins, &busy);
 		tap_ok(busy == NRACE, "%d threads attaching at once while held: all EBUSY (%d)",
 		       NRACE, busy);
 	}
@@ -247,30 +262,14 @@ int main(void)
 
 	/* Racing attaches on a free region: exactly one winner each round. */
 	{
-		pthread_barrier_t go;
-		pthread_t t[NRACE];
-		struct racer rr[NRACE];
 		int good = 0;
 
-		pthread_barrier_init(&go, NULL, NRACE);
 		for (k = 0; k < ROUNDS; k++) {
-			int wins = 0, busy = 0;
+			int wins, busy;
 
-			for (i = 0; i < NRACE; i++) {
-				rr[i].go = &go;
-				rr[i].fd = ess_open();
-				pthread_create(&t[i], NULL, race_attach, &rr[i]);
-			}
-			for (i = 0; i < NRACE; i++) {
-				pthread_join(t[i], NULL);
-				wins += rr[i].r == 0;
-				busy += rr[i].r == -EBUSY;
-			}
-			for (i = 0; i < NRACE; i++)
-				close(rr[i].fd);
+			race_round(&wins, &busy);
 			good += wins == 1 && busy == NRACE - 1;
 		}
-		pthread_barrier_destroy(&go);
 		tap_ok(good == ROUNDS, "%d rounds of %d racing attaches: one winner, EBUSY for the rest (%d)",
 		       ROUNDS, NRACE, good);
 	}
