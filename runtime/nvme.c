@@ -13,11 +13,19 @@
  *   done[]    finished operations the caller has not reaped yet
  *   bounce    queue_depth buffers of slot_bytes (registered), one per op
  *             record, for buffers O_DIRECT cannot take directly
+ *   vt        with ESS_NVME_VERIFY_THREAD: a ring of op records handed to
+ *             the verifier thread, which claims and checks them in order;
+ *             the calling thread walks the ring behind it, checks the
+ *             oldest itself when it needs it and nobody took it, and does
+ *             all the bookkeeping
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <liburing.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,8 +34,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/fs.h>
+#include <linux/futex.h>
 #include <isa-l/crc.h>
 
 #include "ess/nvme.h"
@@ -57,6 +68,46 @@ struct op {
 	int32_t next_free;
 	bool bounced;
 	bool held;		/* read done, record kept for ess_nvme_verify */
+	/* Verifier thread.  The calling thread sets these before it makes
+	 * vstate VS_QUEUED; whoever claims the record (VS_THREAD or
+	 * VS_CALLER, by compare-and-swap) computes crc_read. */
+	bool verifying;		/* handed over, result not walked yet */
+	bool raw;		/* handed over by reap_raw: verify() finishes it */
+	uint32_t crc_want;	/* the slot's recorded CRC, copied for the thread */
+	uint32_t crc_read;
+	_Atomic uint32_t vstate;	/* enum vstate */
+};
+
+/* A handed-over record: queued, claimed by the verifier thread, done by
+ * it, or claimed (and computed) by the calling thread. */
+enum vstate { VS_IDLE = 0, VS_QUEUED, VS_THREAD, VS_DONE, VS_CALLER };
+
+/*
+ * The verifier thread and its hand-over ring.  One producer (the thread
+ * that reaps): ring[pos % size] for pos in [walked, tail) are records
+ * handed over, in order.  Either side claims a record by moving its vstate
+ * from VS_QUEUED (compare-and-swap), so each CRC is computed once: the
+ * verifier works forward from where it is, and the calling thread, when it
+ * needs the oldest record (walked) and finds it unclaimed, verifies it
+ * itself rather than wait for a thread that may be asleep.  Only the
+ * calling thread walks the ring and does bookkeeping; a record is released
+ * only after it was walked, so fewer than size entries are outstanding.
+ * The verifier may read a ring entry that has been reused: the
+ * compare-and-swap then fails, or finds a record that does need a check.
+ */
+struct verifier {
+	pthread_t thread;
+	bool started;
+	_Atomic uint32_t *ring;
+	uint32_t size;			/* queue_depth */
+	uint32_t walked;		/* calling thread only */
+	_Atomic uint32_t tail;		/* written by the calling thread */
+	_Atomic uint32_t done_seq;	/* bumped per record the thread did; futex */
+	_Atomic uint32_t kick;		/* futex the verifier sleeps on */
+	_Atomic int v_sleeping;
+	_Atomic int r_sleeping;
+	_Atomic int stop;
+	struct op *ops;
 };
 
 struct range {
@@ -94,6 +145,10 @@ struct ess_nvme {
 	unsigned int inflight;	/* submitted, CQE not seen */
 	unsigned int held;	/* reads reaped raw, awaiting ess_nvme_verify */
 	bool defer_verify;	/* inside ess_nvme_reap_raw */
+	struct verifier *vt;	/* ESS_NVME_VERIFY_THREAD */
+	unsigned int verifying;	/* handed over by reap, not walked yet */
+	unsigned int verifying_raw; /* handed over by reap_raw, not walked */
+	bool vt_pushed;		/* handed over since the last vt_flush */
 
 	struct ess_nvme_cpl *done;
 	size_t done_head, done_count, done_cap;	/* ring buffer */
@@ -142,6 +197,255 @@ uint32_t ess_nvme_crc32c(const void *buf, size_t len)
 	return ~crc;
 }
 
+/*
+ * The verifier thread (ESS_NVME_VERIFY_THREAD).
+ *
+ * Spinning before sleeping: a CRC of one extent takes microseconds, and
+ * waking a sleeping thread costs a futex call on one side and a wake-up
+ * (on a virtual machine, an interrupt to an idle virtual CPU) on the
+ * other, so each side first watches the other's counter for a while.
+ * The verifier gives up after VT_IDLE_SPIN_NS without work (it must not
+ * keep a CPU busy between reads); the calling thread waits up to
+ * VT_RESULT_SPIN_NS for a result it needs, longer than one CRC.
+ */
+#define VT_IDLE_SPIN_NS   20000u
+#define VT_RESULT_SPIN_NS 50000u
+
+static void futex_wait(_Atomic uint32_t *w, uint32_t val)
+{
+	syscall(SYS_futex, (void *)w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *w)
+{
+	syscall(SYS_futex, (void *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Watch *w until it is no longer old or about ns passed; returns what it
+ * holds then. */
+static uint32_t spin_while(_Atomic uint32_t *w, uint32_t old, uint64_t ns)
+{
+	uint64_t end = 0, t;
+	unsigned int i = 0;
+	uint32_t v;
+
+	while ((v = atomic_load_explicit(w, memory_order_acquire)) == old) {
+		cpu_relax();
+		if (++i % 64)
+			continue;
+		t = mono_ns();
+		if (!end)
+			end = t + ns;
+		else if (t >= end)
+			break;
+	}
+	return v;
+}
+
+/* Compute a claimed record's CRC; a bounced read reaches the caller's
+ * buffer only once it is known good, as on the inline path. */
+static void vt_check(struct op *op)
+{
+	op->crc_read = ess_nvme_crc32c(op->iobuf, op->len);
+	if (op->crc_read == op->crc_want && op->bounced)
+		memcpy(op->buf, op->iobuf, op->len);
+}
+
+static void *verifier_main(void *arg)
+{
+	struct verifier *v = arg;
+	uint32_t pos = 0, tail, k, idx, want;
+	struct op *op;
+
+	for (;;) {
+		tail = atomic_load_explicit(&v->tail, memory_order_acquire);
+		if (pos == tail) {
+			/* stop is set only after the last hand-over, so
+			 * everything handed over is claimed first. */
+			if (atomic_load(&v->stop))
+				break;
+			if (spin_while(&v->tail, tail, VT_IDLE_SPIN_NS) != tail)
+				continue;
+			k = atomic_load(&v->kick);
+			atomic_store(&v->v_sleeping, 1);
+			if (atomic_load(&v->tail) == tail && !atomic_load(&v->stop))
+				futex_wait(&v->kick, k);
+			atomic_store(&v->v_sleeping, 0);
+			continue;
+		}
+		/* Entries older than the ring's size were walked long ago. */
+		if (tail - pos > v->size)
+			pos = tail - v->size;
+		while (pos != tail) {
+			idx = atomic_load_explicit(&v->ring[pos++ % v->size],
+						   memory_order_relaxed);
+			op = &v->ops[idx];
+			want = VS_QUEUED;
+			if (!atomic_compare_exchange_strong_explicit(
+				    &op->vstate, &want, VS_THREAD,
+				    memory_order_acquire, memory_order_relaxed))
+				continue;	/* the caller took it */
+			vt_check(op);
+			atomic_store(&op->vstate, VS_DONE);
+			atomic_fetch_add(&v->done_seq, 1);
+			if (atomic_load(&v->r_sleeping))
+				futex_wake(&v->done_seq);
+		}
+	}
+	return NULL;
+}
+
+static int vt_start(struct ess_nvme *st)
+{
+	struct verifier *v = calloc(1, sizeof(*v));
+	int cpu = st->cfg.verify_cpu, ret;
+	pthread_attr_t attr;
+	cpu_set_t set;
+
+	if (!v || !(v->ring = calloc(st->cfg.queue_depth, sizeof(*v->ring)))) {
+		free(v);
+		return fail(st, -ENOMEM, "out of memory");
+	}
+	v->size = st->cfg.queue_depth;
+	v->ops = st->ops;
+	st->vt = v;
+	ret = pthread_attr_init(&attr);
+	if (!ret && cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		ret = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	if (!ret)
+		ret = pthread_create(&v->thread, &attr, verifier_main, v);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		char where[32] = "";
+
+		if (cpu >= 0)
+			snprintf(where, sizeof(where), " on CPU %d", cpu);
+		return fail(st, -ret, "cannot start the verifier thread%s: %s",
+			    where, strerror(ret));
+	}
+	v->started = true;
+	(void)pthread_setname_np(v->thread, "ess-nvme-verify");
+	return 0;
+}
+
+/* After the last hand-over: let the thread finish what it has, and end. */
+static void vt_stop(struct ess_nvme *st)
+{
+	struct verifier *v = st->vt;
+
+	if (!v)
+		return;
+	if (v->started) {
+		atomic_store(&v->stop, 1);
+		atomic_fetch_add(&v->kick, 1);
+		futex_wake(&v->kick);
+		pthread_join(v->thread, NULL);
+	}
+	free(v->ring);
+	free(v);
+	st->vt = NULL;
+}
+
+/* Hand a read whose bytes all arrived to the verifier (no wake-up here:
+ * vt_flush does that after the next submission). */
+static void vt_push(struct ess_nvme *st, unsigned int idx)
+{
+	struct verifier *v = st->vt;
+	uint32_t t = atomic_load_explicit(&v->tail, memory_order_relaxed);
+
+	atomic_store_explicit(&st->ops[idx].vstate, VS_QUEUED,
+			      memory_order_release);
+	atomic_store_explicit(&v->ring[t % v->size], idx, memory_order_relaxed);
+	atomic_store(&v->tail, t + 1);
+	st->vt_pushed = true;
+}
+
+/*
+ * Wake a sleeping verifier, called after a submission so that the futex
+ * call and the interrupt to an idle CPU come after the next reads are on
+ * the device.  Only for two records or more: one the calling thread
+ * verifies as fast as a woken thread could (it never waits for a record
+ * nobody claimed), so a store with one read at a time works inline.
+ */
+#define VT_WAKE_BACKLOG 2u
+
+static void vt_flush(struct ess_nvme *st)
+{
+	struct verifier *v = st->vt;
+
+	if (!v || !st->vt_pushed)
+		return;
+	st->vt_pushed = false;
+	if (atomic_load(&v->tail) - v->walked >= VT_WAKE_BACKLOG &&
+	    atomic_load(&v->v_sleeping)) {
+		atomic_fetch_add(&v->kick, 1);
+		futex_wake(&v->kick);
+		st->st.verifier_wakeups++;
+	}
+}
+
+/*
+ * Make the oldest handed-over record finished: verify it here if nobody
+ * claimed it, else wait for the verifier, which is computing it (spin for
+ * about a CRC's time, then sleep).  Only while one is outstanding.
+ */
+static void vt_finish_head(struct ess_nvme *st)
+{
+	struct verifier *v = st->vt;
+	struct op *op = &st->ops[atomic_load_explicit(&v->ring[v->walked % v->size],
+						       memory_order_relaxed)];
+	uint32_t want = VS_QUEUED, seq;
+	uint64_t end = 0, t;
+	unsigned int i = 0;
+
+	if (atomic_compare_exchange_strong_explicit(&op->vstate, &want,
+						    VS_CALLER,
+						    memory_order_acquire,
+						    memory_order_acquire)) {
+		vt_check(op);
+		return;
+	}
+	if (want != VS_THREAD)
+		return;		/* done already */
+	st->st.verifier_waits++;
+	while (atomic_load_explicit(&op->vstate, memory_order_acquire) == VS_THREAD) {
+		cpu_relax();
+		if (++i % 64)
+			continue;
+		t = mono_ns();
+		if (!end) {
+			end = t + VT_RESULT_SPIN_NS;
+			continue;
+		}
+		if (t < end)
+			continue;
+		/* Preempted mid-CRC, most likely: sleep until it is done. */
+		seq = atomic_load(&v->done_seq);
+		atomic_store(&v->r_sleeping, 1);
+		if (atomic_load(&op->vstate) == VS_THREAD)
+			futex_wait(&v->done_seq, seq);
+		atomic_store(&v->r_sleeping, 0);
+	}
+}
+
 void ess_nvme_config_default(struct ess_nvme_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -149,6 +453,7 @@ void ess_nvme_config_default(struct ess_nvme_config *cfg)
 	cfg->flags = ESS_NVME_CREATE;
 	cfg->extent_bytes = 64u << 10;
 	cfg->queue_depth = 32;
+	cfg->verify_cpu = -1;
 }
 
 static uint64_t round_up(uint64_t v, uint64_t a)
@@ -354,6 +659,16 @@ int ess_nvme_open(const struct ess_nvme_config *cfg, ess_nvme **out,
 			   cfg->queue_depth, ESS_NVME_QD_MAX);
 		goto err;
 	}
+	if (cfg->verify_cpu < -1 || cfg->verify_cpu >= CPU_SETSIZE) {
+		ret = fail(st, -EINVAL, "verify_cpu %d outside -1..%d",
+			   cfg->verify_cpu, CPU_SETSIZE - 1);
+		goto err;
+	}
+	if (cfg->verify_cpu != -1 && !(cfg->flags & ESS_NVME_VERIFY_THREAD)) {
+		ret = fail(st, -EINVAL, "verify_cpu %d given without ESS_NVME_VERIFY_THREAD",
+			   cfg->verify_cpu);
+		goto err;
+	}
 	st->cfg = *cfg;
 	st->path = strdup(cfg->path);
 	if (!st->path) {
@@ -426,6 +741,11 @@ int ess_nvme_open(const struct ess_nvme_config *cfg, ess_nvme **out,
 	if (ret)
 		goto err;
 	register_buffers(st);
+	if (cfg->flags & ESS_NVME_VERIFY_THREAD) {
+		ret = vt_start(st);
+		if (ret)
+			goto err;
+	}
 	st->st.slots_total = st->nslots;
 	st->st.fixed_files = st->fixed_file;
 	*out = st;
@@ -611,11 +931,38 @@ static void finish_write(struct ess_nvme *st, struct op *op, int res,
 	c->status = 0;
 }
 
-static void finish_read(struct ess_nvme *st, struct op *op, int res,
+/*
+ * The verdict on a read whose bytes all arrived and hash to crc; want is
+ * the slot's recorded CRC.  copy: move a bounced read out here (the
+ * verifier thread has done it already when it checked).
+ */
+static void read_checked(struct ess_nvme *st, struct op *op, uint32_t crc,
+			 uint32_t want, bool copy, struct ess_nvme_cpl *c)
+{
+	if (crc != want) {
+		c->status = fail(st, -EBADMSG,
+				 "read of slot %llu: CRC32C mismatch (recorded %08x, read %08x), data damaged on the device",
+				 (unsigned long long)op->slot, want, crc);
+		st->st.checksum_failures++;
+		st->st.read_errors++;
+		return;
+	}
+	if (copy && op->bounced)
+		memcpy(op->buf, op->iobuf, op->len);
+	st->st.reads++;
+	st->st.read_bytes += op->len;
+	if (op->flags & ESS_NVME_READ_CRITICAL)
+		st->st.critical_reads++;
+	c->status = 0;
+}
+
+/* Returns false when the completion is not the caller's yet: the read is
+ * with the verifier thread and comes back when it has been walked. */
+static bool finish_read(struct ess_nvme *st, unsigned int idx, int res,
 			struct ess_nvme_cpl *c)
 {
+	struct op *op = &st->ops[idx];
 	const struct slot_meta *m = &st->slots[op->slot];
-	uint32_t crc;
 
 	if (res < 0) {
 		fail(st, res, "read of slot %llu (%u bytes at offset %llu): %s",
@@ -632,33 +979,33 @@ static void finish_read(struct ess_nvme *st, struct op *op, int res,
 		st->st.short_reads++;
 		goto bad;
 	}
+	if (st->vt) {
+		/* The thread must not look at slots[] (alloc may move it):
+		 * it gets the recorded CRC in the record. */
+		op->crc_want = m->crc;
+		op->raw = st->defer_verify;
+		op->verifying = true;
+		vt_push(st, idx);
+		if (!op->raw) {
+			st->verifying++;
+			return false;
+		}
+		st->verifying_raw++;
+	}
 	if (st->defer_verify) {
 		/* ess_nvme_reap_raw: the CRC waits for ess_nvme_verify, which
 		 * needs this record (buffer, length) and the slot's CRC, so
 		 * both stay held until then. */
 		op->held = true;
 		c->status = ESS_NVME_UNVERIFIED;
-		return;
+		return true;
 	}
-	crc = ess_nvme_crc32c(op->iobuf, op->len);
-	if (crc != m->crc) {
-		res = fail(st, -EBADMSG,
-			   "read of slot %llu: CRC32C mismatch (recorded %08x, read %08x), data damaged on the device",
-			   (unsigned long long)op->slot, m->crc, crc);
-		st->st.checksum_failures++;
-		goto bad;
-	}
-	if (op->bounced)
-		memcpy(op->buf, op->iobuf, op->len);
-	st->st.reads++;
-	st->st.read_bytes += op->len;
-	if (op->flags & ESS_NVME_READ_CRITICAL)
-		st->st.critical_reads++;
-	c->status = 0;
-	return;
+	read_checked(st, op, ess_nvme_crc32c(op->iobuf, op->len), m->crc, true, c);
+	return true;
 bad:
 	st->st.read_errors++;
 	c->status = res;
+	return true;
 }
 
 static void release_op(struct ess_nvme *st, unsigned int idx)
@@ -668,8 +1015,21 @@ static void release_op(struct ess_nvme *st, unsigned int idx)
 	st->slots[op->slot].busy--;
 	op->kind = 0;
 	op->held = false;
+	op->verifying = false;
+	op->raw = false;
+	atomic_store_explicit(&op->vstate, VS_IDLE, memory_order_relaxed);
 	op->next_free = st->op_free;
 	st->op_free = (int32_t)idx;
+}
+
+static void push_cpl(struct ess_nvme *st, const struct ess_nvme_cpl *c)
+{
+	if (done_push(st, c) < 0) {
+		/* Cannot happen short of malloc failing; the status is lost,
+		 * so say so loudly rather than silently. */
+		fail(st, -ENOMEM, "completion of slot %llu dropped: out of memory",
+		     (unsigned long long)c->slot);
+	}
 }
 
 static void complete_op(struct ess_nvme *st, unsigned int idx, int res)
@@ -677,6 +1037,7 @@ static void complete_op(struct ess_nvme *st, unsigned int idx, int res)
 	struct op *op = &st->ops[idx];
 	struct ess_nvme_cpl c = { .tag = op->tag, .slot = op->slot,
 				  .op = op->kind, .handle = idx + 1 };
+	bool deliver = true;
 
 	if (st->inject_nth && st->inject_op == op->kind &&
 	    --st->inject_nth == 0)
@@ -684,17 +1045,58 @@ static void complete_op(struct ess_nvme *st, unsigned int idx, int res)
 	if (op->kind == ESS_NVME_OP_WRITE)
 		finish_write(st, op, res, &c);
 	else
-		finish_read(st, op, res, &c);
+		deliver = finish_read(st, idx, res, &c);
 	st->inflight--;
 	if (op->held)
 		st->held++;
-	else
+	else if (!op->verifying)
 		release_op(st, idx);
-	if (done_push(st, &c) < 0) {
-		/* Cannot happen short of malloc failing; the status is lost,
-		 * so say so loudly rather than silently. */
-		fail(st, -ENOMEM, "completion of slot %llu dropped: out of memory",
-		     (unsigned long long)c.slot);
+	if (deliver)
+		push_cpl(st, &c);
+}
+
+/*
+ * Take finished records off the ring, oldest first, up to the first one
+ * still unfinished; with head, make the oldest finished first
+ * (vt_finish_head).  One handed over by reap becomes a final completion
+ * for the caller here; one handed over by reap_raw is only marked, and
+ * ess_nvme_verify finishes it.
+ */
+static void vt_walk(struct ess_nvme *st, bool head)
+{
+	struct verifier *v = st->vt;
+	uint32_t tail, s;
+
+	if (!v)
+		return;
+	tail = atomic_load_explicit(&v->tail, memory_order_relaxed);
+	if (head && v->walked != tail) {
+		/* Let a sleeping thread take the ones behind the head. */
+		vt_flush(st);
+		vt_finish_head(st);
+	}
+	while (v->walked != tail) {
+		unsigned int idx = atomic_load_explicit(&v->ring[v->walked % v->size],
+							memory_order_relaxed);
+		struct op *op = &st->ops[idx];
+		struct ess_nvme_cpl c = { .tag = op->tag, .slot = op->slot,
+					  .op = op->kind, .handle = idx + 1 };
+
+		s = atomic_load_explicit(&op->vstate, memory_order_acquire);
+		if (s != VS_DONE && s != VS_CALLER)
+			break;
+		v->walked++;
+		if (s == VS_DONE)
+			st->st.thread_verified++;
+		op->verifying = false;
+		if (op->raw) {
+			st->verifying_raw--;
+			continue;
+		}
+		st->verifying--;
+		read_checked(st, op, op->crc_read, op->crc_want, false, &c);
+		release_op(st, idx);
+		push_cpl(st, &c);
 	}
 }
 
@@ -741,6 +1143,7 @@ static int do_submit(struct ess_nvme *st, unsigned int wait)
 		st->st.submit_calls++;
 	st->inflight += (unsigned int)ret;
 	st->queued -= (unsigned int)ret;
+	vt_flush(st);
 	return ret;
 }
 
@@ -787,10 +1190,15 @@ static int queue_op(struct ess_nvme *st, uint32_t kind, uint64_t slot,
 	uint64_t off = slot * st->slot_bytes;
 
 	while (st->op_free < 0) {
-		if (!st->queued && !st->inflight)
+		if (!st->queued && !st->inflight && !st->verifying)
 			return fail(st, -EBUSY,
 				    "all %u operation records hold reads waiting for ess_nvme_verify",
 				    st->cfg.queue_depth);
+		if (st->verifying) {
+			/* A record comes back within a CRC's time. */
+			vt_walk(st, true);
+			continue;
+		}
 		ret = wait_one(st, UINT_MAX);
 		if (ret < 0)
 			return ret;
@@ -924,11 +1332,14 @@ static int reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
 	if (min_wait > max)
 		min_wait = max;
 	drain_cq(st, room(st, max));
-	/* Submit and wait in one system call when both are needed. */
-	ret = do_submit(st, st->done_count < min_wait ? 1 : 0);
+	vt_walk(st, false);
+	/* Submit and wait in one system call when both are needed (reads
+	 * with the verifier count as coming: they need no device wait). */
+	ret = do_submit(st, st->done_count + st->verifying < min_wait ? 1 : 0);
 	if (ret < 0)
 		return ret;
 	drain_cq(st, room(st, max));
+	vt_walk(st, false);
 	/* With DEFER_TASKRUN finished I/O is posted only when we enter the
 	 * kernel to wait: a poll that found nothing enters once to look.
 	 * Only then: a reap that has completions makes no extra call. */
@@ -938,10 +1349,20 @@ static int reap(ess_nvme *st, struct ess_nvme_cpl *cpl, unsigned int max,
 		io_uring_get_events(&st->ring);
 		drain_cq(st, room(st, max));
 	}
-	while (st->done_count < min_wait && st->inflight) {
+	while (st->done_count < min_wait && (st->inflight || st->verifying)) {
+		if (st->verifying) {
+			/* Microseconds, against a device read's far longer:
+			 * the oldest handed-over read first (verified here
+			 * if the thread has not taken it), then what the
+			 * device posted meanwhile (no system call). */
+			vt_walk(st, true);
+			drain_cq(st, room(st, max));
+			continue;
+		}
 		ret = wait_one(st, room(st, max));
 		if (ret < 0)
 			return ret;
+		vt_walk(st, false);
 	}
 	while (n < max && st->done_count) {
 		cpl[n++] = st->done[st->done_head];
@@ -991,8 +1412,14 @@ int ess_nvme_verify(ess_nvme *st, struct ess_nvme_cpl *c)
 			    (unsigned long long)c->slot,
 			    (unsigned long long)c->handle);
 	op = &st->ops[idx];
-	st->defer_verify = false;
-	finish_read(st, op, (int)op->iolen, c);
+	if (st->vt) {
+		while (op->verifying)
+			vt_walk(st, true);
+		read_checked(st, op, op->crc_read, op->crc_want, false, c);
+	} else {
+		read_checked(st, op, ess_nvme_crc32c(op->iobuf, op->len),
+			     st->slots[op->slot].crc, true, c);
+	}
 	st->held--;
 	release_op(st, idx);
 	return c->status;
@@ -1000,7 +1427,8 @@ int ess_nvme_verify(ess_nvme *st, struct ess_nvme_cpl *c)
 
 unsigned int ess_nvme_pending(const ess_nvme *st)
 {
-	return st ? st->queued + st->inflight + (unsigned int)st->done_count : 0;
+	return st ? st->queued + st->inflight + st->verifying +
+		    (unsigned int)st->done_count : 0;
 }
 
 int ess_nvme_inject(ess_nvme *st, uint32_t op, uint64_t nth, int err)
@@ -1023,6 +1451,7 @@ int ess_nvme_stats_get(const ess_nvme *st, struct ess_nvme_stats *out)
 	*out = st->st;
 	out->in_flight = st->queued + st->inflight;
 	out->unverified = st->held;
+	out->verifying = st->verifying + st->verifying_raw;
 	return 0;
 }
 
@@ -1040,6 +1469,9 @@ void ess_nvme_close(ess_nvme *st)
 		}
 		io_uring_queue_exit(&st->ring);
 	}
+	/* Reads still with the verifier are finished by it before it ends;
+	 * their completions are dropped, as the ring's are. */
+	vt_stop(st);
 	if (st->fd >= 0)
 		close(st->fd);
 	if (st->bounce_map)

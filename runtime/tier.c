@@ -297,6 +297,7 @@ void ess_tier_config_default(struct ess_tier_config *cfg)
 	cfg->queue_depth = 32;
 	cfg->high_pct = 90;
 	cfg->low_pct = 75;
+	cfg->verify_cpu = -1;
 }
 
 static void tier_free(struct ess_tier *t)
@@ -361,6 +362,7 @@ int ess_tier_attach(ess_ctx *ctx, const struct ess_tier_config *cfg)
 	nc.capacity_bytes = cfg->capacity_bytes;
 	nc.extent_bytes = (uint32_t)ctx->pool.hdr->extent_bytes;
 	nc.queue_depth = cfg->queue_depth;
+	nc.verify_cpu = cfg->verify_cpu;
 	ret = ess_nvme_open(&nc, &t->store, err, sizeof(err));
 	if (ret) {
 		tier_free(t);

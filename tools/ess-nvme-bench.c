@@ -6,7 +6,8 @@
  *   ess-nvme-bench [--file PATH] [--size-mib N] [--extent BYTES]
  *                  [--qd 1,4,16,32] [--seconds S] [--rounds R]
  *                  [--reap-batch N] [--verify-inline] [--no-defer-taskrun]
- *                  [--small-pages] [--fio PATH] [--no-fio]
+ *                  [--small-pages] [--verify-thread] [--verify-cpu N]
+ *                  [--reaper-cpu N] [--fio PATH] [--no-fio]
  *
  * The file is filled once through the store (random data, slots 0..n-1,
  * so it is contiguous), flushed, and read once untimed.  Then, per queue depth, the store reads extents in
@@ -17,6 +18,11 @@
  * store's slot size, the same iodepth, for S seconds.  Each side runs R
  * rounds (default 2), alternating which goes first; one table row per
  * queue depth with the mean of each side and the ratio store / fio.
+ * --verify-thread opens the store with ESS_NVME_VERIFY_THREAD: the CRCs
+ * run on the store's verifier thread, and a read still counts only once
+ * ess_nvme_verify has its result.  --reaper-cpu pins the reading thread
+ * and gives fio the same CPU (--cpus_allowed), so both sides submit and
+ * reap from the same place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -235,21 +242,23 @@ static double json_num(const char *from, const char *key)
  * its CPU time (user + system) per read in microseconds. */
 static double fio_read(const char *fio, const char *file, uint64_t size,
 		       uint32_t bs, uint32_t qd, double secs, const char *mem,
-		       double *cpu_us)
+		       int cpu, double *cpu_us)
 {
-	char cmd[2048];
+	char cmd[2048], pin[48] = "";
 	static char out[1 << 17];
 	size_t len = 0;
 	double bw, ios, usr, sys, rt;
 	FILE *p;
 	char *r;
 
+	if (cpu >= 0)
+		snprintf(pin, sizeof(pin), " --cpus_allowed=%d", cpu);
 	snprintf(cmd, sizeof(cmd),
 		 "%s --name=ess-nvme-bench --filename=%s --size=%llu --bs=%u "
 		 "--iodepth=%u --ioengine=io_uring --direct=1 --rw=randread "
 		 "--fixedbufs=1 --registerfiles=1 --time_based --runtime=%.0f "
-		 "--ramp_time=0 --invalidate=1 --mem=%s --output-format=json 2>&1",
-		 fio, file, (unsigned long long)size, bs, qd, secs, mem);
+		 "--ramp_time=0 --invalidate=1 --mem=%s%s --output-format=json 2>&1",
+		 fio, file, (unsigned long long)size, bs, qd, secs, mem, pin);
 	p = popen(cmd, "r");
 	if (!p)
 		return -1;
@@ -275,11 +284,11 @@ static double fio_read(const char *fio, const char *file, uint64_t size,
 	return bw;
 }
 
-static double cpu_s(void)
+static double cpu_s(int who)
 {
 	struct rusage ru;
 
-	getrusage(RUSAGE_SELF, &ru);
+	getrusage(who, &ru);
 	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
@@ -389,6 +398,7 @@ static void usage(FILE *f, int code)
 		"usage: ess-nvme-bench [--file PATH] [--size-mib N] [--extent BYTES]\n"
 		"                      [--qd LIST] [--seconds S] [--rounds R] [--reap-batch N]\n"
 		"                      [--verify-inline] [--no-defer-taskrun] [--small-pages]\n"
+		"                      [--verify-thread] [--verify-cpu N] [--reaper-cpu N]\n"
 		"                      [--fio PATH] [--no-fio]\n"
 		"Read-back throughput of the NVMe extent store beside fio (io_uring,\n"
 		"O_DIRECT, same file, block size and queue depth), one table.\n"
@@ -407,6 +417,11 @@ static void usage(FILE *f, int code)
 		"                   chosen when fio cannot have huge pages (it needs a\n"
 		"                   mounted hugetlbfs with free pages), so both sides\n"
 		"                   read into the same kind of memory\n"
+		"  --verify-thread  CRCs on the store's verifier thread\n"
+		"                   (ESS_NVME_VERIFY_THREAD); a read counts once verified\n"
+		"  --verify-cpu N   pin that thread to CPU N\n"
+		"  --reaper-cpu N   pin the reading thread to CPU N, and fio to it too\n"
+		"                   (--cpus_allowed=N)\n"
 		"  --fio PATH       fio binary [fio]; --no-fio: the store alone\n"
 		"  -h, --help       this text\n");
 	exit(code);
@@ -442,6 +457,9 @@ int main(int argc, char **argv)
 		{ "verify-inline", no_argument, NULL, 'V' },
 		{ "no-defer-taskrun", no_argument, NULL, 'D' },
 		{ "small-pages", no_argument, NULL, 'P' },
+		{ "verify-thread", no_argument, NULL, 'T' },
+		{ "verify-cpu", required_argument, NULL, 'C' },
+		{ "reaper-cpu", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -451,6 +469,7 @@ int main(int argc, char **argv)
 	uint32_t ext = 65536, qd, maxqd = 0, sb;
 	double secs = 3;
 	int use_fio = 1, rounds = 2, c, ret, one_thread = 1, huge = 1;
+	int vthread = 0, verify_cpu = -1, reaper_cpu = -1;
 	struct ess_nvme_config cfg;
 	struct ess_nvme_stats s;
 	ess_nvme *st = NULL;
@@ -478,6 +497,9 @@ int main(int argc, char **argv)
 		case 'V': verify_inline = 1; break;
 		case 'D': one_thread = 0; break;
 		case 'P': huge = 0; break;
+		case 'T': vthread = 1; break;
+		case 'C': verify_cpu = (int)num("--verify-cpu", optarg); break;
+		case 'R': reaper_cpu = (int)num("--reaper-cpu", optarg); break;
 		case 'h': usage(stdout, 0); break;
 		default: usage(stderr, 2);
 		}
@@ -509,6 +531,12 @@ int main(int argc, char **argv)
 	}
 	if (!maxqd)
 		usage(stderr, 2);
+	if ((verify_cpu >= 0 && !vthread) || verify_cpu >= CPU_SETSIZE ||
+	    reaper_cpu >= CPU_SETSIZE) {
+		fprintf(stderr, "ess-nvme-bench: --verify-cpu needs --verify-thread; CPUs below %d\n",
+			CPU_SETSIZE);
+		exit(2);
+	}
 
 	ess_nvme_config_default(&cfg);
 	cfg.path = file;
@@ -519,10 +547,40 @@ int main(int argc, char **argv)
 	cfg.queue_depth = 2 * maxqd;
 	if (one_thread)
 		cfg.flags |= ESS_NVME_ONE_THREAD;
+	if (vthread) {
+		cfg.flags |= ESS_NVME_VERIFY_THREAD;
+		cfg.verify_cpu = verify_cpu;
+	}
 	ret = ess_nvme_open(&cfg, &st, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "ess-nvme-bench: %s\n", err);
 		return 1;
+	}
+	/* Pinned only now: the verifier thread, started at open, would
+	 * otherwise inherit the reading thread's CPU. */
+	if (reaper_cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(reaper_cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set)) {
+			fprintf(stderr, "ess-nvme-bench: cannot pin to CPU %d: %s\n",
+				reaper_cpu, strerror(errno));
+			return 1;
+		}
+	}
+	{
+		char rc[32] = "any CPU", vc[32] = "any CPU";
+
+		if (reaper_cpu >= 0)
+			snprintf(rc, sizeof(rc), "CPU %d (fio too)", reaper_cpu);
+		if (verify_cpu >= 0)
+			snprintf(vc, sizeof(vc), "CPU %d", verify_cpu);
+		printf("# verification: %s; reading thread on %s%s%s\n",
+		       vthread ? "on the store's verifier thread" :
+		       verify_inline ? "inline, in the reap" :
+		       "after the refill, on the reading thread",
+		       rc, vthread ? "; verifier on " : "", vthread ? vc : "");
 	}
 	sb = ess_nvme_slot_bytes(st);
 	n = ess_nvme_capacity_slots(st);
@@ -571,8 +629,8 @@ int main(int argc, char **argv)
 	save = NULL;
 	for (tok = strtok_r(err, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		double ours = 0, theirs = 0, o, f, c0, fc;
-		double our_cpu = 0, their_cpu = 0;
-		uint64_t our_ios = 0, our_enters = 0, e0;
+		double our_cpu = 0, their_cpu = 0, reaper_cpu_s = 0, rc0;
+		uint64_t our_ios = 0, our_enters = 0, e0, w0, k0, waits = 0, kicks = 0;
 		int fio_ok = use_fio;
 
 		qd = (uint32_t)strtoul(tok, NULL, 0);
@@ -583,7 +641,7 @@ int main(int argc, char **argv)
 
 			if (fio_first && fio_ok) {
 				f = fio_read(fio, file, n * (uint64_t)sb, sb, qd,
-					     secs, fio_mem, &fc);
+					     secs, fio_mem, reaper_cpu, &fc);
 				fio_ok = f > 0;
 				theirs += f;
 				their_cpu += fc;
@@ -591,16 +649,22 @@ int main(int argc, char **argv)
 			}
 			ess_nvme_stats_get(st, &s);
 			e0 = s.enter_calls;
-			c0 = cpu_s();
+			w0 = s.verifier_waits;
+			k0 = s.verifier_wakeups;
+			c0 = cpu_s(RUSAGE_SELF);
+			rc0 = cpu_s(RUSAGE_THREAD);
 			o = store_read(st, n, ext, bufs, qd, secs, &nreads);
-			our_cpu += cpu_s() - c0;
+			our_cpu += cpu_s(RUSAGE_SELF) - c0;
+			reaper_cpu_s += cpu_s(RUSAGE_THREAD) - rc0;
 			ess_nvme_stats_get(st, &s);
 			our_enters += s.enter_calls - e0;
+			waits += s.verifier_waits - w0;
+			kicks += s.verifier_wakeups - k0;
 			our_ios += nreads;
 			ours += o;
 			if (!fio_first && fio_ok) {
 				f = fio_read(fio, file, n * (uint64_t)sb, sb, qd,
-					     secs, fio_mem, &fc);
+					     secs, fio_mem, reaper_cpu, &fc);
 				fio_ok = f > 0;
 				theirs += f;
 				their_cpu += fc;
@@ -621,11 +685,17 @@ int main(int argc, char **argv)
 			printf("| %u | %u | %.0f | %.0f | %.1f | %.2f | - | - | - | - |\n",
 			       qd, sb, ours / (1 << 20), ours / ext, our_cpu,
 			       (double)our_enters / (double)(our_ios ? our_ios : 1));
+		if (vthread)
+			printf("# qd %u: reading thread %.1f us CPU/read; per read %.2f waits for the verifier, %.2f wake-ups of it\n",
+			       qd, reaper_cpu_s * 1e6 / (double)(our_ios ? our_ios : 1),
+			       (double)waits / (double)(our_ios ? our_ios : 1),
+			       (double)kicks / (double)(our_ios ? our_ios : 1));
 		fflush(stdout);
 	}
 	ess_nvme_stats_get(st, &s);
-	printf("# store: %llu reads verified, %llu checksum failures, %llu read errors, %llu fixed-buffer ops, %llu bounced\n",
+	printf("# store: %llu reads verified (%llu on the verifier thread), %llu checksum failures, %llu read errors, %llu fixed-buffer ops, %llu bounced\n",
 	       (unsigned long long)s.reads,
+	       (unsigned long long)s.thread_verified,
 	       (unsigned long long)s.checksum_failures,
 	       (unsigned long long)s.read_errors,
 	       (unsigned long long)s.fixed_ops,

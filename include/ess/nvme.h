@@ -37,7 +37,9 @@
  * ess_nvme_errmsg() describes the last failure in words.
  *
  * Not thread-safe: one thread drives a store.  Calls return 0 (or a count)
- * or a negative errno value.
+ * or a negative errno value.  With ESS_NVME_VERIFY_THREAD the store runs
+ * one helper thread of its own that only computes CRCs (and copies bounced
+ * reads out); every bookkeeping step stays on the calling thread.
  */
 #ifndef ESS_NVME_H
 #define ESS_NVME_H
@@ -58,8 +60,18 @@ extern "C" {
  * does), so completions are processed only when this thread waits, not by
  * interrupting it.  A call from another thread fails -EEXIST. */
 #define ESS_NVME_ONE_THREAD (1u << 3)
+/* Reads are verified on a verifier thread the store starts at open: a read
+ * whose bytes all arrived is handed to it, and the calling thread goes back
+ * to reaping and submitting while the CRC32C runs on another CPU.  A read
+ * is still reported (status 0 or an error) only after its check: reap
+ * returns it once the verifier is done, reap_raw returns it
+ * ESS_NVME_UNVERIFIED and ess_nvme_verify waits for the verifier's result.
+ * verify_cpu pins the thread (Documentation/dev/nvme.md, "Verifier
+ * thread"). */
+#define ESS_NVME_VERIFY_THREAD (1u << 4)
 #define ESS_NVME_FLAGS     (ESS_NVME_CREATE | ESS_NVME_PREALLOC | \
-			    ESS_NVME_NO_FIXED | ESS_NVME_ONE_THREAD)
+			    ESS_NVME_NO_FIXED | ESS_NVME_ONE_THREAD | \
+			    ESS_NVME_VERIFY_THREAD)
 
 #define ESS_NVME_QD_MAX        4096u
 #define ESS_NVME_EXTENT_MAX    (64u << 20)	/* largest extent_bytes */
@@ -74,6 +86,9 @@ struct ess_nvme_config {
 	uint64_t capacity_bytes;
 	uint32_t extent_bytes;	/* largest extent, 1 .. ESS_NVME_EXTENT_MAX */
 	uint32_t queue_depth;	/* operations in flight, 1 .. ESS_NVME_QD_MAX */
+	/* ESS_NVME_VERIFY_THREAD: the CPU the verifier thread runs on, or
+	 * -1 (the default) for the CPUs the opening thread may use then. */
+	int32_t verify_cpu;
 };
 
 void ess_nvme_config_default(struct ess_nvme_config *cfg);
@@ -212,11 +227,17 @@ struct ess_nvme_stats {
 	uint32_t in_flight;		/* level: operations queued or in flight */
 	uint32_t fixed_files;		/* level: 1 if the file is registered */
 	uint32_t unverified;		/* level: raw-reaped reads not verified */
-	uint32_t reserved;
+	uint32_t verifying;		/* level: reads with the verifier thread */
 	/* io_uring_enter system calls of every kind: submit, submit and
 	 * wait, wait, and the DEFER_TASKRUN poll (submit_calls counts only
 	 * those that handed over entries). */
 	uint64_t enter_calls;
+	/* ESS_NVME_VERIFY_THREAD: reads verified on the verifier thread,
+	 * times the calling thread had to wait for one of its results, and
+	 * times it had to wake the thread from sleep (one futex call each). */
+	uint64_t thread_verified;
+	uint64_t verifier_waits;
+	uint64_t verifier_wakeups;
 };
 int ess_nvme_stats_get(const ess_nvme *st, struct ess_nvme_stats *out);
 
@@ -260,6 +281,7 @@ struct ess_tier_config {
 	uint32_t queue_depth;	/* 1 .. ESS_NVME_QD_MAX */
 	uint32_t high_pct;	/* balance starts above this pool use, 1..100 */
 	uint32_t low_pct;	/* and stops below this one, < high_pct */
+	int32_t verify_cpu;	/* as ess_nvme_config.verify_cpu (-1) */
 };
 
 void ess_tier_config_default(struct ess_tier_config *cfg);
