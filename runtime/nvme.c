@@ -107,6 +107,7 @@ struct verifier {
 	_Atomic int v_sleeping;
 	_Atomic int r_sleeping;
 	_Atomic int stop;
+	_Atomic uint64_t verified;	/* records the thread checked */
 	struct op *ops;
 };
 
@@ -301,6 +302,8 @@ static void *verifier_main(void *arg)
 				    memory_order_acquire, memory_order_relaxed))
 				continue;	/* the caller took it */
 			vt_check(op);
+			atomic_fetch_add_explicit(&v->verified, 1,
+						  memory_order_relaxed);
 			atomic_store(&op->vstate, VS_DONE);
 			atomic_fetch_add(&v->done_seq, 1);
 			if (atomic_load(&v->r_sleeping))
@@ -1086,8 +1089,6 @@ static void vt_walk(struct ess_nvme *st, bool head)
 		if (s != VS_DONE && s != VS_CALLER)
 			break;
 		v->walked++;
-		if (s == VS_DONE)
-			st->st.thread_verified++;
 		op->verifying = false;
 		if (op->raw) {
 			st->verifying_raw--;
@@ -1126,8 +1127,10 @@ static int do_submit(struct ess_nvme *st, unsigned int wait)
 
 	if (!st->queued && !st->inflight)
 		wait = 0;	/* nothing could ever complete */
-	if (!st->queued && !wait)
+	if (!st->queued && !wait) {
+		vt_flush(st);	/* reads handed over still get their thread */
 		return 0;
+	}
 	/* liburing enters the kernel for both: entries are queued, or a
 	 * wait is asked for. */
 	do {
@@ -1452,6 +1455,9 @@ int ess_nvme_stats_get(const ess_nvme *st, struct ess_nvme_stats *out)
 	out->in_flight = st->queued + st->inflight;
 	out->unverified = st->held;
 	out->verifying = st->verifying + st->verifying_raw;
+	if (st->vt)
+		out->thread_verified = atomic_load_explicit(&st->vt->verified,
+							    memory_order_relaxed);
 	return 0;
 }
 

@@ -141,7 +141,9 @@ int ess_nvme_write(ess_nvme *st, uint64_t slot, const void *buf,
 int ess_nvme_read(ess_nvme *st, uint64_t slot, void *buf, uint32_t len,
 		  uint32_t flags, uint64_t tag);
 
-/* Hand queued operations to the kernel; returns how many were submitted. */
+/* Hand queued operations to the kernel; returns how many were submitted.
+ * With ESS_NVME_VERIFY_THREAD it also wakes the verifier for reads handed
+ * to it (two or more waiting), even when nothing is queued. */
 int ess_nvme_submit(ess_nvme *st);
 
 enum ess_nvme_op { ESS_NVME_OP_WRITE = 1, ESS_NVME_OP_READ = 2 };
@@ -232,9 +234,11 @@ struct ess_nvme_stats {
 	 * wait, wait, and the DEFER_TASKRUN poll (submit_calls counts only
 	 * those that handed over entries). */
 	uint64_t enter_calls;
-	/* ESS_NVME_VERIFY_THREAD: reads verified on the verifier thread,
-	 * times the calling thread had to wait for one of its results, and
-	 * times it had to wake the thread from sleep (one futex call each). */
+	/* ESS_NVME_VERIFY_THREAD: reads the verifier thread has checked so
+	 * far (the calling thread checks the others itself: those it needed
+	 * before the thread took them), times the calling thread had to
+	 * wait for the thread's result, and times it woke the thread from
+	 * sleep (one futex call each). */
 	uint64_t thread_verified;
 	uint64_t verifier_waits;
 	uint64_t verifier_wakeups;
