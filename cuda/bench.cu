@@ -6,8 +6,8 @@
  *   the copy-engine path, and the management kernel's time per layer, at
  *   several batch sizes and miss rates.
  *
- *   ess-bench-fetch [pool_GiB (4)] [reps (9)] [manage|bulk|locality]
- *   (manage: the management table only; bulk, locality: one experiment)
+ *   ess-bench-fetch [pool_GiB (4)] [reps (9)] [manage|bulk|locality|wc]
+ *   (manage: the management table only; bulk, locality, wc: one experiment)
  *
  * Each measurement is the median of reps timed runs (CUDA events), after a
  * warm-up; gathers rotate over 8 different row lists (> L2) so no run reads
@@ -332,6 +332,14 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 		       "range %llu radix %llu ties %llu sort %llu fill %llu; total %llu -->\n",
 		       flags, cl, pr[1] - pr[0], pr[2] - pr[1], pr[3] - pr[2], pr[4] - pr[3], pr[5] - pr[4],
 		       pr[6] - pr[5], pr[7] - pr[6], pr[8] - pr[7], pr[9] - pr[8], pr[9] - pr[0]);
+		/* the cluster kernel's points inside phases (cycles from the
+		 * phase's start): hits done locally, the others' start seen;
+		 * misses sorted (warp 0), victims placed (warp 16) */
+		if (cl > 1)
+			printf("<!-- flags %u inside: hits local %llu, cluster wait done %llu of %llu; "
+			       "misses sorted %llu, victims placed %llu of %llu -->\n",
+			       flags, pr[10] - pr[2], pr[11] - pr[2], pr[3] - pr[2], pr[12] - pr[5],
+			       pr[13] - pr[5], pr[6] - pr[5]);
 	}
 #endif
 	void *d[] = {m.tok_d, m.key_d, m.freq_d, m.t_d, m.reqs_d, m.ntok_d, m.nmiss_d, m.ext_d,
@@ -506,14 +514,85 @@ static void locality_experiment(const unsigned char *pool_h, const void *pool_d,
 	CK(cudaFree(same_d));
 }
 
+/* ---- experiment: write-combined host pool ----
+ * The same rows in a second pool allocated write-combined
+ * (cudaHostAllocWriteCombined): such memory is not cached by the CPU, so
+ * the GPU's PCIe reads of it need no snoop of the CPU caches.  Bulk
+ * copies and the SM gather / scatter of both pools side by side, and every
+ * row of one gather from the write-combined pool checked.
+ * (ess-bench-fetch POOL REPS wc) */
+static void wc_experiment(const unsigned char *pool_h, const void *pool_d, uint64_t pool_bytes,
+			  unsigned char *hot_d)
+{
+	const uint64_t pool_rows = pool_bytes / ROW;
+	unsigned char *wc_h;
+	void *wc_d;
+	CK(cudaHostAlloc((void **)&wc_h, pool_bytes, cudaHostAllocMapped | cudaHostAllocWriteCombined));
+	CK(cudaHostGetDevicePointer(&wc_d, wc_h, 0));
+	memcpy(wc_h, pool_h, pool_bytes);
+	const uint64_t bulk = 1ull << 30;
+	unsigned char *bulk_d;
+	CK(cudaMalloc(&bulk_d, bulk));
+	double h2d[2], d2h[2];
+	const unsigned char *src[2] = {pool_h, wc_h};
+	for (int k = 0; k < 2; k++) {
+		h2d[k] = gbs(bulk, median_ms([&](int) { CK(cudaMemcpyAsync(bulk_d, src[k], bulk, cudaMemcpyHostToDevice, bs)); }));
+		d2h[k] = gbs(bulk, median_ms([&](int) { CK(cudaMemcpyAsync((void *)(src[k] + bulk), bulk_d, bulk, cudaMemcpyDeviceToHost, bs)); }));
+	}
+	/* the D2H copies wrote over the second GiB: make the pools equal again */
+	memcpy(wc_h + bulk, pool_h + bulk, bulk);
+	printf("## Experiment: write-combined host pool (batch 64)\n\n");
+	printf("| pool | bulk 1 GiB H2D GB/s | bulk 1 GiB D2H GB/s |\n|---|---|---|\n");
+	printf("| cached (cudaHostAllocMapped) | %.1f | %.1f |\n| write-combined | %.1f | %.1f |\n\n",
+	       h2d[0], d2h[0], h2d[1], d2h[1]);
+	printf("| miss %% | rows | MB | gather cached GB/s | x bulk | gather WC GB/s | x bulk (WC) | scatter cached GB/s | x bulk | scatter WC GB/s | x bulk (WC) | WC rows wrong |\n"
+	       "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	struct ess_fetch_tune tu = {0, 0, 0, 0};
+	for (uint32_t rate : {5u, 10u, 20u}) {
+		const uint32_t miss = TOPK * rate / 100;
+		struct dlist lists[NLISTS];
+		for (int i = 0; i < NLISTS; i++)
+			make_list(&lists[i], 64, miss, pool_rows, 0);
+		const uint64_t bytes = (uint64_t)lists[0].n * ROW;
+		double g[2], s[2];
+		const void *dev[2] = {pool_d, wc_d};
+		for (int k = 0; k < 2; k++) {
+			g[k] = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(dev[k], hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
+			s[k] = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter((void *)dev[k], hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
+		}
+		/* the scatters wrote hot rows into both pools: restore the
+		 * rows of list 0 in the WC pool from the cached one first */
+		CK(cudaStreamSynchronize(bs));
+		for (uint32_t i = 0; i < lists[0].n; i++)
+			memcpy(wc_h + lists[0].off[i], pool_h + lists[0].off[i], ROW);
+		CK(cudaMemsetAsync(hot_d, 0x5c, 64ull * SLOTS * ROW, bs));
+		CR(ess_cuda_gather(wc_d, hot_d, ROW, &lists[0].fl, &tu, bs));
+		CK(cudaStreamSynchronize(bs));
+		std::vector<unsigned char> row(ROW);
+		uint32_t wrong = 0;
+		for (uint32_t i = 0; i < lists[0].n; i++) {
+			CK(cudaMemcpy(row.data(), hot_d + (uint64_t)lists[0].slot[i] * ROW, ROW, cudaMemcpyDeviceToHost));
+			wrong += memcmp(row.data(), pool_h + lists[0].off[i], ROW) != 0;
+		}
+		printf("| %u | %u | %.1f | %.1f | %.2f | %.1f | %.2f | %.1f | %.2f | %.1f | %.2f | %u |\n", rate, lists[0].n,
+		       bytes / 1e6, g[0], g[0] / h2d[0], g[1], g[1] / h2d[0], s[0], s[0] / d2h[0], s[1], s[1] / d2h[0], wrong);
+		fflush(stdout);
+		for (int i = 0; i < NLISTS; i++)
+			free_list(&lists[i]);
+	}
+	CK(cudaFree(bulk_d));
+	CK(cudaFreeHost(wc_h));
+}
+
 int main(int argc, char **argv)
 {
 	const uint64_t pool_gib = argc > 1 ? strtoull(argv[1], NULL, 0) : 4;
 	if (argc > 2)
 		reps = atoi(argv[2]);
 	const bool manage_only = argc > 3 && strcmp(argv[3], "manage") == 0;
-	if (argc > 4 || (argc > 3 && !manage_only && strcmp(argv[3], "bulk") && strcmp(argv[3], "locality"))) {
-		fprintf(stderr, "usage: ess-bench-fetch [pool_GiB] [reps] [manage|bulk|locality]\n");
+	if (argc > 4 || (argc > 3 && !manage_only && strcmp(argv[3], "bulk") && strcmp(argv[3], "locality") &&
+				      strcmp(argv[3], "wc"))) {
+		fprintf(stderr, "usage: ess-bench-fetch [pool_GiB] [reps] [manage|bulk|locality|wc]\n");
 		return 2;
 	}
 	int dev = 0, drv = 0, rt = 0;
@@ -555,6 +634,10 @@ int main(int argc, char **argv)
 	unsigned char *same_d = NULL;
 	if (argc > 3 && strcmp(argv[3], "locality") == 0) {
 		locality_experiment(pool_h, pool_d, pool_rows, hot_d);
+		return 0;
+	}
+	if (argc > 3 && strcmp(argv[3], "wc") == 0) {
+		wc_experiment(pool_h, pool_d, pool_bytes, hot_d);
 		return 0;
 	}
 	if (argc > 3 && strcmp(argv[3], "bulk") == 0) {

@@ -56,9 +56,12 @@ baseline_table() {
 	[ -n "${ESS_BASELINE:-}" ] && [ -f "$ESS_BASELINE/manage.cu" ] || return 0
 	local bl_launch=cuda/manage_launch.cu
 	[ -f "$ESS_BASELINE/manage_launch.cu" ] && bl_launch=$ESS_BASELINE/manage_launch.cu
+	# a baseline from after the cluster kernel brings its own copy of it
+	local bl_cluster=
+	[ -f "$ESS_BASELINE/manage_cluster.cu" ] && bl_cluster=$ESS_BASELINE/manage_cluster.cu
 	nvcc -O3 -std=c++17 -Iinclude -Icuda -gencode arch=compute_90,code=sm_90 \
 		-o build/bin/ess-bench-fetch-baseline cuda/bench.cu cuda/fetch.cu \
-		cuda/fetch_launch.cu "$ESS_BASELINE/manage.cu" "$bl_launch" \
+		cuda/fetch_launch.cu "$ESS_BASELINE/manage.cu" "$bl_launch" $bl_cluster \
 		>>"$OUT/build.log" 2>&1 &&
 	env "$@" build/bin/ess-bench-fetch-baseline 1 9 manage >"$OUT/baseline.md" 2>&1
 }
@@ -69,7 +72,7 @@ if [ "$what" = manage ]; then
 	grep -E '^not ok|^1\.\.' "$OUT/tests.txt"; echo "manage-rule: $(grep -c '^ok' "$OUT/tests.txt") ok"
 	build/bin/ess-bench-fetch 1 9 manage >"$OUT/fetch-table.md" 2>&1 || rc=1
 	cat "$OUT/fetch-table.md"
-	ESS_BENCH_ONE=1 build/bin/ess-bench-fetch-prof 1 3 manage 2>&1 | grep -E '^\| 64 \|.*\|$|phase' >"$OUT/prof.txt"
+	ESS_BENCH_ONE=1 build/bin/ess-bench-fetch-prof 1 3 manage 2>&1 | grep -E '^\| 64 \|.*\|$|phase|inside' >"$OUT/prof.txt"
 	cat "$OUT/prof.txt"
 	baseline_table ESS_BENCH_ONE=1
 	[ -f "$OUT/baseline.md" ] && cat "$OUT/baseline.md"
@@ -104,7 +107,7 @@ if [ "$what" != tests ]; then
 	# experiment: gather rate against host-address locality
 	timeout 90 build/bin/ess-bench-fetch 4 9 locality 2>&1 | sed -n '/^## Experiment/,$p' >>"$OUT/fetch-table.md"
 	cat "$OUT/fetch-table.md"
-	ESS_BENCH_ONE=1 build/bin/ess-bench-fetch-prof 1 3 manage 2>&1 | grep -E '^\| (16|64|128) \|.*\|$|phase' | tail -20 >"$OUT/prof.txt"
+	ESS_BENCH_ONE=1 build/bin/ess-bench-fetch-prof 1 3 manage 2>&1 | grep -E '^\| (16|64|128) \|.*\|$|phase|inside' | tail -20 >"$OUT/prof.txt"
 	baseline_table
 fi
 if [ "$what" = all ]; then

@@ -88,6 +88,8 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	unsigned char *slot_hit = (unsigned char *)(hpos + hash_cap); /* [S] */
 
 	const int32_t *row = a.topk_rows + (uint64_t)b * K;
+	int32_t rt[ROW_PF];
+	row_prefetch(rt, row, K, tid, nth);
 	int32_t *out = a.slots_out + (uint64_t)b * K;
 	const uint32_t req = a.reqs[b];
 	if (req >= max_requests) {
@@ -146,8 +148,8 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			sfreq[i] = freq_s[i];
 		}
 	}
-	for (uint32_t i = tid; i < K; i += nth) {
-		const int32_t tok = row[i];
+	for (uint32_t i = tid, n = 0; i < K; i += nth, n++) {
+		const int32_t tok = row_entry(rt, row, i, n);
 		srow[i] = tok;
 		posslot[i] = tok == -1 ? POS_UNUSED : POS_PENDING;
 		bool ins = false;

@@ -58,16 +58,18 @@ namespace cg = cooperative_groups;
  * SM clock after each phase. */
 #ifdef ESS_MANAGE_PROF
 __device__ unsigned long long ess_manage_prof_cl[16];
-#define PROF(i)                                                         \
+#define PROF_T(i, t)                                                    \
 	do {                                                            \
-		if (blockIdx.x == 0 && threadIdx.x == 0)                \
+		if (blockIdx.x == 0 && threadIdx.x == (t))              \
 			ess_manage_prof_cl[i] = clock64();              \
 	} while (0)
+#define PROF(i) PROF_T(i, 0)
 extern "C" int ess_cuda_manage_prof_cluster(unsigned long long *out)
 {
 	return cudaMemcpyFromSymbol(out, ess_manage_prof_cl, sizeof(ess_manage_prof_cl)) != cudaSuccess;
 }
 #else
+#define PROF_T(i, t) do { } while (0)
 #define PROF(i) do { } while (0)
 #endif
 
@@ -236,6 +238,8 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 	uint32_t *myhit = phit + rank * kw;
 
 	const int32_t *row = a.topk_rows + (uint64_t)b * K;
+	int32_t rt[ROW_PF];
+	row_prefetch(rt, row, K, tid, nth);
 	int32_t *out = a.slots_out + (uint64_t)b * K;
 	const uint32_t req = a.reqs[b];
 	uint32_t bad = 0;
@@ -306,10 +310,24 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 	 * no host extent; checked here, where the load hides behind the
 	 * hashing, and counted in D only for misses */
 	uint32_t noext = 0;
+	{
+		/* the prefetched entries' extents: both loads issued before
+		 * either is waited on */
+		uint64_t ev[ROW_PF];
+#pragma unroll
+		for (int n = 0; n < ROW_PF; n++) {
+			const uint32_t e = (uint32_t)rt[n] >> a.extent_shift;
+			ev[n] = rt[n] >= 0 && e < a.max_extents ? ext[e] : UINT64_MAX;
+		}
+#pragma unroll
+		for (int n = 0; n < ROW_PF; n++)
+			if (rt[n] >= 0 && ev[n] == UINT64_MAX)
+				noext |= 1u << n;
+	}
 	for (uint32_t i = tid, n = 0; i < K; i += nth, n++) {
-		const int32_t tok = row[i];
+		const int32_t tok = row_entry(rt, row, i, n);
 		srow[i] = tok;
-		if (tok >= 0) {
+		if (tok >= 0 && n >= ROW_PF) {
 			const uint32_t e = (uint32_t)tok >> a.extent_shift;
 			if (e >= a.max_extents || ext[e] == UINT64_MAX)
 				noext |= 1u << n;
@@ -405,9 +423,11 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 				atomicOr(&sm.lflags, lf);
 		}
 		__syncthreads();
+		PROF(10);
 		/* every block has started (A0): push this block's results to
 		 * every block (itself included) */
 		asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory");
+		PROF(11);
 		if (tid < 32) {
 			uint64_t l = UINT64_MAX, h = 0;
 			for (uint32_t w = lane; w < NWARPS; w += 32) {
@@ -637,6 +657,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 		const bool split = rank == 0 && m > 0;
 		if (split && warp < NWARPS / 2) {
 			sort_tok_group(mtok, rank_t, m, tid, half, 1);
+			PROF(12);
 		} else if (m > 0) {
 			const uint32_t gw0 = split ? NWARPS / 2 : 0, gnw = NWARPS - gw0, gn = gnw * 32;
 			const uint32_t gw = warp - gw0;
@@ -782,6 +803,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 			myevict = __reduce_add_sync(0xffffffffu, myevict);
 			if (lane == 0 && myevict)
 				atomicAdd(&sm0->nevict, myevict);
+			PROF_T(13, ESS_MANAGE_THREADS / 2);
 		}
 		/* block 0 has every victim; nothing remote after this */
 		cluster.sync();

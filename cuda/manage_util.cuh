@@ -41,6 +41,34 @@ static __device__ __forceinline__ int32_t hash_find(const int32_t *htok,
 	}
 }
 
+/*
+ * A thread's first ROW_PF entries of its top-k row (entry n at tid + n *
+ * nth), loaded as the kernel's first instructions.  Each entry was a
+ * dependent global load inside the hashing loop, one round trip per loop
+ * turn; issued here together they are in flight while the request id,
+ * its token count and the hot-set state are read.  Entries past K read as
+ * -1 (unused), which nothing reads for them.  ROW_PF x ESS_MANAGE_THREADS
+ * covers top-k 2048.
+ */
+#define ROW_PF 2
+static __device__ __forceinline__ void row_prefetch(int32_t (&rt)[ROW_PF], const int32_t *row,
+						    uint32_t K, uint32_t tid, uint32_t nth)
+{
+#pragma unroll
+	for (int n = 0; n < ROW_PF; n++) {
+		const uint32_t i = tid + n * nth;
+		rt[n] = i < K ? row[i] : -1;
+	}
+}
+
+/* Entry i (this thread's n-th): from the prefetch, or loaded now past it.
+ * Selects, not an indexed array, keep rt in registers. */
+static __device__ __forceinline__ int32_t row_entry(const int32_t (&rt)[ROW_PF], const int32_t *row,
+						    uint32_t i, uint32_t n)
+{
+	return n == 0 ? rt[0] : n == 1 ? rt[1] : row[i];
+}
+
 /* 16-byte asynchronous copy global -> shared (both 16-byte aligned);
  * complete after cp.async.wait_all in the issuing thread. */
 static __device__ __forceinline__ void cp_async16(void *dst_shared, const void *src)
