@@ -32,7 +32,8 @@ cuda: $(BUILD)/libess-cuda.a $(BUILD)/libess-cuda.so cuda-tests $(BUILD)/bin/ess
       $(BUILD)/bin/ess-bench-fetch-prof $(BUILD)/bin/ess-bench-fetch-multi
 cuda-tests: $(GPU_TESTS) $(GPU_LIB_TESTS)
 
-$(BUILD)/cuda/%.o: cuda/%.cu cuda/ess_cuda.h cuda/kernels.cuh cuda/manage_util.cuh include/ess/hotset.h
+$(BUILD)/cuda/%.o: cuda/%.cu cuda/ess_cuda.h cuda/kernels.cuh cuda/manage_util.cuh cuda/cluster_config.h \
+		   include/ess/hotset.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -c -o $@ $<
 

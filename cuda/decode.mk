@@ -14,7 +14,7 @@
 
 ifneq ($(NVCC),)
 
-DECODE_HDRS := $(wildcard cuda/decode/*.h) cuda/ess_cuda.h include/ess/hotset.h \
+DECODE_HDRS := $(wildcard cuda/decode/*.h) cuda/ess_cuda.h cuda/cluster_config.h include/ess/hotset.h \
 	       include/ess/trace.h sim/params.h sim/model.h sim/profile.h
 DECODE_SRCS := $(filter-out cuda/decode/main.cu,$(wildcard cuda/decode/*.cu))
 DECODE_OBJS := $(DECODE_SRCS:cuda/decode/%.cu=$(BUILD)/cuda/decode/%.o)

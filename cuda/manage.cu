@@ -152,25 +152,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		const int32_t tok = row_entry(rt, row, i, n);
 		srow[i] = tok;
 		posslot[i] = tok == -1 ? POS_UNUSED : POS_PENDING;
-		bool ins = false;
-		if (tok == -1) {
-		} else if (tok < 0 || (uint32_t)tok >= ntok) {
-			atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_ERANGE);
-		} else {
-			for (uint32_t h = hash_tok(tok, hash_cap);; h = (h + 1) & (hash_cap - 1)) {
-				const int32_t prev = atomicCAS(&htok[h], EMPTY_TOK, tok);
-				if (prev == EMPTY_TOK) {
-					hpos[h] = (int16_t)i;
-					ins = true;
-					break;
-				}
-				if (prev == tok) {
-					atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_EDUP);
-					break;
-				}
-			}
-		}
-		warp_add(&sm.nvalid, ins);
+		warp_add(&sm.nvalid, row_insert(tok, i, ntok, htok, hpos, hash_cap, &sm.bad));
 	}
 	if (vec)
 		asm volatile("cp.async.wait_all;\n" ::: "memory");
@@ -196,41 +178,23 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			const int32_t pos = tok < 0 ? -1 : hash_find(htok, hpos, hash_cap, tok);
 			int dig = -1;
 			if (pos < 0) {
-				const uint64_t k = skey[s];
-				lo = k < lo ? k : lo;
-				hi = k > hi ? k : hi;
-				if (k < base)
-					lf |= LF_STALE;
-				else if (k - base >= LRU_BUCKETS)
-					lf |= LF_OVER;
-				dig = k <= base ? 0 : k - base < LRU_BUCKETS ? (int)(k - base) : -1;
+				dig = lru_bucket(skey[s], base, lo, hi, lf);
 			} else {
 				slot_hit[s] = 1;
 				posslot[pos] = (int32_t)s;
-				const uint32_t f = sfreq[s];
-				skey[s] = ess_policy_hit_key(a.policy, skey[s], f, t);
-				sfreq[s] = f == UINT32_MAX ? f : f + 1;
+				hit_bump(skey, sfreq, (uint32_t)s, a.policy, t);
 				myhits++;
 			}
 			if (lru_hist) {
 				/* one atomic per distinct bucket per warp */
-				const uint32_t am = __activemask();
-				const uint32_t peers = __match_any_sync(am, dig);
-				if (dig >= 0 && lane == (uint32_t)(__ffs(peers) - 1))
-					atomicAdd(&sm.hist[dig], (uint32_t)__popc(peers));
+				hist_add_match(sm.hist, dig);
 			}
 		}
 		lf = __reduce_or_sync(0xffffffffu, lf);
 		if (lane == 0 && lf)
 			atomicOr(&sm.lflags, lf);
-#pragma unroll
-		for (int d = 16; d > 0; d >>= 1) {
-			uint64_t l2 = __shfl_xor_sync(0xffffffffu, lo, d);
-			uint64_t h2 = __shfl_xor_sync(0xffffffffu, hi, d);
-			lo = l2 < lo ? l2 : lo;
-			hi = h2 > hi ? h2 : hi;
-			myhits += __shfl_xor_sync(0xffffffffu, myhits, d);
-		}
+		warp_range(lo, hi);
+		myhits = __reduce_add_sync(0xffffffffu, myhits);
 		if (lane == 0) {
 			sm.wmin[tid >> 5] = lo;
 			sm.wmax[tid >> 5] = hi;
@@ -265,19 +229,9 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 				l = sm.wmin[w] < l ? sm.wmin[w] : l;
 				h = sm.wmax[w] > h ? sm.wmax[w] : h;
 			}
-#pragma unroll
-			for (int d = 16; d > 0; d >>= 1) {
-				const uint64_t l2 = __shfl_xor_sync(0xffffffffu, l, d);
-				const uint64_t h2 = __shfl_xor_sync(0xffffffffu, h, d);
-				l = l2 < l ? l2 : l;
-				h = h2 > h ? h2 : h;
-			}
-			if (lane == 0) {
-				const int hb = l >= h ? 0 : 64 - __clzll((long long)(l ^ h));
-				sm.mask = hb >= 64 ? 0 : ~0ull << hb;
-				sm.prefix = l & sm.mask;
-				sm.npass = (uint32_t)((hb + 7) / 8);
-			}
+			warp_range(l, h);
+			if (lane == 0)
+				radix_start(l, h, &sm.mask, &sm.prefix, &sm.npass);
 		} else if (tid < 64 && lru_hist) {
 			/* warp 1: the m-th smallest key from the LRU histogram
 			 * (m = valid entries - hits), then the histogram cleared
@@ -286,13 +240,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			uint32_t sum = 0;
 			for (int j = 0; j < 8; j++)
 				sum += sm.hist[lane * 8 + j];
-			uint32_t incl = sum;
-#pragma unroll
-			for (int d = 1; d < 32; d <<= 1) {
-				const uint32_t y = __shfl_up_sync(0xffffffffu, incl, d);
-				if (lane >= (uint32_t)d)
-					incl += y;
-			}
+			const uint32_t incl = warp_scan_incl(sum);
 			const uint32_t ball = __ballot_sync(0xffffffffu, incl >= mm);
 			const uint32_t first = ball ? __ffs(ball) - 1 : 32;
 			if (mm > 0 && lane == first) {
@@ -349,23 +297,14 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 				}
 				/* LRU keys take few values: one atomic per value per
 				 * warp, not per lane */
-				const uint32_t am = __activemask();
-				const uint32_t peers = __match_any_sync(am, dig);
-				if (dig >= 0 && lane == (uint32_t)(__ffs(peers) - 1))
-					atomicAdd(&sm.hist[dig], (uint32_t)__popc(peers));
+				hist_add_match(sm.hist, dig);
 			}
 			__syncthreads();
 			if (tid < 32) {
 				uint32_t sum = 0;
 				for (int j = 0; j < 8; j++)
 					sum += sm.hist[lane * 8 + j];
-				uint32_t incl = sum;
-#pragma unroll
-				for (int d = 1; d < 32; d <<= 1) {
-					uint32_t y = __shfl_up_sync(0xffffffffu, incl, d);
-					if (lane >= (uint32_t)d)
-						incl += y;
-				}
+				const uint32_t incl = warp_scan_incl(sum);
 				const uint32_t rem = sm.remaining;
 				const uint32_t ball = __ballot_sync(0xffffffffu, incl >= rem);
 				const uint32_t first = __ffs(ball) - 1;
@@ -556,12 +495,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			tok_s[v] = tok;
 			key_s[v] = fill;
 			freq_s[v] = 1;
-			const uint64_t e = (uint32_t)tok >> a.extent_shift;
-			const uint64_t within = (uint32_t)tok & ((1u << a.extent_shift) - 1);
-			const uint64_t o = (uint64_t)b * K + j;
-			a.miss_off[o] = ext[e] + within * a.entry_bytes;
-			a.miss_slot[o] = (int32_t)(req * S + (uint32_t)v);
-			a.miss_token[o] = tok;
+			fetch_entry(a, (uint64_t)b * K + j, tok, (int32_t)(req * S + (uint32_t)v), ext);
 		}
 		myevict = __reduce_add_sync(0xffffffffu, myevict);
 		if (lane == 0 && myevict)
@@ -584,12 +518,6 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	if (tid == 0) {
 		a.nmiss[b] = m;
 		a.hs_t[req] = t;
-		unsigned long long *c = (unsigned long long *)a.counters;
-		atomicAdd(&c[ESS_CUDA_C_RESOLVES], 1ull);
-		atomicAdd(&c[ESS_CUDA_C_LOOKUPS], (unsigned long long)sm.nvalid);
-		atomicAdd(&c[ESS_CUDA_C_HITS], (unsigned long long)sm.nhit);
-		atomicAdd(&c[ESS_CUDA_C_MISSES], (unsigned long long)m);
-		atomicAdd(&c[ESS_CUDA_C_EVICTIONS], (unsigned long long)sm.nevict);
-		atomicAdd(&c[ESS_CUDA_C_BYTES_H2D], (unsigned long long)m * a.entry_bytes);
+		add_counters(a, sm.nvalid, sm.nhit, m, sm.nevict);
 	}
 }

@@ -332,25 +332,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 			if (e >= a.max_extents || ext[e] == UINT64_MAX)
 				noext |= 1u << n;
 		}
-		bool ins = false;
-		if (tok == -1) {
-		} else if (tok < 0 || (uint32_t)tok >= ntok) {
-			atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_ERANGE);
-		} else {
-			for (uint32_t h = hash_tok(tok, hash_cap);; h = (h + 1) & (hash_cap - 1)) {
-				const int32_t prev = atomicCAS(&htok[h], EMPTY_TOK, tok);
-				if (prev == EMPTY_TOK) {
-					hpos[h] = (int16_t)i;
-					ins = true;
-					break;
-				}
-				if (prev == tok) {
-					atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_EDUP);
-					break;
-				}
-			}
-		}
-		warp_add(&sm.nvalid, ins);
+		warp_add(&sm.nvalid, row_insert(tok, i, ntok, htok, hpos, hash_cap, &sm.bad));
 	}
 	if (vec)
 		asm volatile("cp.async.wait_all;\n" ::: "memory");
@@ -378,42 +360,24 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 			const int32_t pos = tok < 0 ? -1 : hash_find(htok, hpos, hash_cap, tok);
 			int dig = -1;
 			if (pos < 0) {
-				const uint64_t k = skey[ls];
-				lo = k < lo ? k : lo;
-				hi = k > hi ? k : hi;
-				if (k < base)
-					lf |= LF_STALE;
-				else if (k - base >= LRU_BUCKETS)
-					lf |= LF_OVER;
-				dig = k <= base ? 0 : k - base < LRU_BUCKETS ? (int)(k - base) : -1;
+				dig = lru_bucket(skey[ls], base, lo, hi, lf);
 			} else {
 				slot_hit[ls] = 1;
 				atomicOr(&myhit[pos >> 5], 1u << (pos & 31));
 				out[pos] = (int32_t)(req * S + s0 + ls);
-				const uint32_t f = sfreq[ls];
-				skey[ls] = ess_policy_hit_key(a.policy, skey[ls], f, t);
-				sfreq[ls] = f == UINT32_MAX ? f : f + 1;
+				hit_bump(skey, sfreq, ls, a.policy, t);
 				myhits++;
 			}
 			if (hist_plain) {
 				if (dig >= 0)
 					atomicAdd(&sm.hist[dig], 1u);
 			} else if (lru_hist) {
-				const uint32_t am = __activemask();
-				const uint32_t peers = __match_any_sync(am, dig);
-				if (dig >= 0 && lane == (uint32_t)(__ffs(peers) - 1))
-					atomicAdd(&sm.hist[dig], (uint32_t)__popc(peers));
+				hist_add_match(sm.hist, dig);
 			}
 		}
 		lf = __reduce_or_sync(0xffffffffu, lf);
 		myhits = __reduce_add_sync(0xffffffffu, myhits);
-#pragma unroll
-		for (int d = 16; d > 0; d >>= 1) {
-			const uint64_t l2 = __shfl_xor_sync(0xffffffffu, lo, d);
-			const uint64_t h2 = __shfl_xor_sync(0xffffffffu, hi, d);
-			lo = l2 < lo ? l2 : lo;
-			hi = h2 > hi ? h2 : hi;
-		}
+		warp_range(lo, hi);
 		if (lane == 0) {
 			sm.wmin[warp] = lo;
 			sm.wmax[warp] = hi;
@@ -434,13 +398,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 				l = sm.wmin[w] < l ? sm.wmin[w] : l;
 				h = sm.wmax[w] > h ? sm.wmax[w] : h;
 			}
-#pragma unroll
-			for (int d = 16; d > 0; d >>= 1) {
-				const uint64_t l2 = __shfl_xor_sync(0xffffffffu, l, d);
-				const uint64_t h2 = __shfl_xor_sync(0xffffffffu, h, d);
-				l = l2 < l ? l2 : l;
-				h = h2 > h ? h2 : h;
-			}
+			warp_range(l, h);
 			if (lane < CL) {
 				struct cl_smem *dst = lane == rank ? &sm : cluster.map_shared_rank(&sm, lane);
 				dst->plo[rank] = l;
@@ -497,10 +455,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 					l = sm.plo[r] < l ? sm.plo[r] : l;
 					h = sm.phi[r] > h ? sm.phi[r] : h;
 				}
-				const int hb = l >= h ? 0 : 64 - __clzll((long long)(l ^ h));
-				sm.mask = hb >= 64 ? 0 : ~0ull << hb;
-				sm.prefix = l & sm.mask;
-				sm.npass = (uint32_t)((hb + 7) / 8);
+				radix_start(l, h, &sm.mask, &sm.prefix, &sm.npass);
 			}
 		} else if (tid < 64 && lru_hist) {
 			/* the m-th smallest key from the merged histogram, and
@@ -525,13 +480,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 				if (hv[q])
 					jz = q;
 			const uint32_t dmin = nz ? __shfl_sync(0xffffffffu, lane * 8 + jz, __ffs(nz) - 1) : 0;
-			uint32_t incl = sum;
-#pragma unroll
-			for (int d = 1; d < 32; d <<= 1) {
-				const uint32_t y = __shfl_up_sync(0xffffffffu, incl, d);
-				if (lane >= (uint32_t)d)
-					incl += y;
-			}
+			const uint32_t incl = warp_scan_incl(sum);
 			const uint32_t ball = __ballot_sync(0xffffffffu, incl >= mm);
 			const uint32_t first = ball ? __ffs(ball) - 1 : 32;
 			if (mm > 0 && lane == first) {
@@ -586,10 +535,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 					if ((k & mask) == prefix)
 						dig = (int)((k >> shift) & 255);
 				}
-				const uint32_t am = __activemask();
-				const uint32_t peers = __match_any_sync(am, dig);
-				if (dig >= 0 && lane == (uint32_t)(__ffs(peers) - 1))
-					atomicAdd(&sm.hist[dig], (uint32_t)__popc(peers));
+				hist_add_match(sm.hist, dig);
 			}
 			__syncthreads();
 			/* buffers alternate: a block still reading the last
@@ -613,13 +559,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 						hv[j] += sm.phist[par][r][lane * 8 + j];
 					sum += hv[j];
 				}
-				uint32_t incl = sum;
-#pragma unroll
-				for (int d = 1; d < 32; d <<= 1) {
-					const uint32_t y = __shfl_up_sync(0xffffffffu, incl, d);
-					if (lane >= (uint32_t)d)
-						incl += y;
-				}
+				const uint32_t incl = warp_scan_incl(sum);
 				const uint32_t rem = sm.remaining;
 				const uint32_t ball = __ballot_sync(0xffffffffu, incl >= rem);
 				const uint32_t first = __ffs(ball) - 1;
@@ -703,13 +643,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 						cntq += v;
 						below += r < rank ? v : 0;
 					}
-				uint32_t incl = cntq;
-#pragma unroll
-				for (int d = 1; d < 32; d <<= 1) {
-					const uint32_t y = __shfl_up_sync(0xffffffffu, incl, d);
-					if (lane >= (uint32_t)d)
-						incl += y;
-				}
+				const uint32_t incl = warp_scan_incl(cntq);
 				const uint32_t lowq = incl - cntq;	/* victims in lower buckets */
 				uint32_t wb = 0;
 #pragma unroll
@@ -828,12 +762,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 				tok_s[v] = tok;
 				key_s[v] = fill;
 				freq_s[v] = 1;
-				const uint64_t e = (uint32_t)tok >> a.extent_shift;
-				const uint64_t within = (uint32_t)tok & ((1u << a.extent_shift) - 1);
-				const uint64_t o = (uint64_t)b * K + j;
-				a.miss_off[o] = ext[e] + within * a.entry_bytes;
-				a.miss_slot[o] = (int32_t)(req * S + (uint32_t)v);
-				a.miss_token[o] = tok;
+				fetch_entry(a, (uint64_t)b * K + j, tok, (int32_t)(req * S + (uint32_t)v), ext);
 			}
 		}
 		PROF(8);
@@ -848,13 +777,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 		if (rank == 0 && tid == 0) {
 			a.nmiss[b] = m;
 			a.hs_t[req] = t;
-			unsigned long long *c = (unsigned long long *)a.counters;
-			atomicAdd(&c[ESS_CUDA_C_RESOLVES], 1ull);
-			atomicAdd(&c[ESS_CUDA_C_LOOKUPS], (unsigned long long)sm.nvalid);
-			atomicAdd(&c[ESS_CUDA_C_HITS], (unsigned long long)nhit);
-			atomicAdd(&c[ESS_CUDA_C_MISSES], (unsigned long long)m);
-			atomicAdd(&c[ESS_CUDA_C_EVICTIONS], (unsigned long long)sm.nevict);
-			atomicAdd(&c[ESS_CUDA_C_BYTES_H2D], (unsigned long long)m * a.entry_bytes);
+			add_counters(a, sm.nvalid, nhit, m, sm.nevict);
 		}
 		return;
 	}

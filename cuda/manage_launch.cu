@@ -10,6 +10,7 @@
 
 #include <cuda_runtime.h>
 
+#include "cluster_config.h"
 #include "kernels.cuh"
 
 extern "C" int ess_cuda_fail(cudaError_t e, const char *what);
@@ -125,17 +126,8 @@ static int manage_fit(uint32_t cl, size_t smem)
 		return md.fit_cl[cl];
 	if (smem + MANAGE_STATIC_CLUSTER > (size_t)md.optin || manage_set_smem(1, smem) != 0)
 		return 0;
-	cudaLaunchConfig_t cfg = {};
-	cudaLaunchAttribute at[1];
-	at[0].id = cudaLaunchAttributeClusterDimension;
-	at[0].val.clusterDim.x = cl;
-	at[0].val.clusterDim.y = 1;
-	at[0].val.clusterDim.z = 1;
-	cfg.gridDim = dim3(cl, 1, 1);
-	cfg.blockDim = dim3(ESS_MANAGE_THREADS, 1, 1);
-	cfg.dynamicSmemBytes = smem;
-	cfg.attrs = at;
-	cfg.numAttrs = 1;
+	cudaLaunchAttribute at;
+	cudaLaunchConfig_t cfg = ess_cluster_config(&at, cl, cl, ESS_MANAGE_THREADS, smem, 0);
 	int n = 0;
 	if (cudaOccupancyMaxActiveClusters(&n, ess_k_manage_cluster, &cfg) != cudaSuccess) {
 		cudaGetLastError();	/* not sticky: no cluster then */
@@ -232,18 +224,9 @@ extern "C" int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_req
 									    sh.hash_cap, sh.sort_cap);
 		e = cudaGetLastError();
 	} else {
-		cudaLaunchConfig_t cfg = {};
-		cudaLaunchAttribute at[1];
-		at[0].id = cudaLaunchAttributeClusterDimension;
-		at[0].val.clusterDim.x = (unsigned)cl;
-		at[0].val.clusterDim.y = 1;
-		at[0].val.clusterDim.z = 1;
-		cfg.gridDim = dim3(a->nreq * (uint32_t)cl, 1, 1);
-		cfg.blockDim = dim3(ESS_MANAGE_THREADS, 1, 1);
-		cfg.dynamicSmemBytes = sh.smem;
-		cfg.stream = st;
-		cfg.attrs = at;
-		cfg.numAttrs = 1;
+		cudaLaunchAttribute at;
+		cudaLaunchConfig_t cfg = ess_cluster_config(&at, (unsigned)cl, a->nreq * (uint32_t)cl,
+							     ESS_MANAGE_THREADS, sh.smem, st);
 		e = cudaLaunchKernelEx(&cfg, ess_k_manage_cluster, *a, max_requests, sh.hash_cap,
 				       sh.sort_cap, sh.sc);
 	}

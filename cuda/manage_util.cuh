@@ -2,13 +2,18 @@
 /*
  * Device helpers of the management kernels (cuda/manage.cu, one block per
  * request; cuda/manage_cluster.cu, a cluster of blocks per request): the
- * row hash, 16-byte asynchronous copies, the error word, warp-aggregated
- * counters, warp sorts and binary searches over sorted chunks.
+ * row hash and its checks, the row prefetch, a slot's LRU bucket and hit
+ * update, key ranges and the radix start, fetch-list entries, counters,
+ * 16-byte asynchronous copies, the error word, warp-aggregated counters,
+ * warp sorts and binary searches over sorted chunks.
  */
 #ifndef ESS_CUDA_MANAGE_UTIL_CUH
 #define ESS_CUDA_MANAGE_UTIL_CUH
 
 #include <stdint.h>
+
+#include "ess/hotset.h"
+#include "ess_cuda.h"
 
 #define EMPTY_TOK INT32_MIN
 #define NWARPS (ESS_MANAGE_THREADS / 32)
@@ -67,6 +72,129 @@ static __device__ __forceinline__ int32_t row_entry(const int32_t (&rt)[ROW_PF],
 						    uint32_t i, uint32_t n)
 {
 	return n == 0 ? rt[0] : n == 1 ? rt[1] : row[i];
+}
+
+/* Row entry tok at position i checked and put into the hash: -1 is an
+ * unused entry; another value outside [0, ntok) is ESS_CUDA_ERANGE and a
+ * token already there ESS_CUDA_EDUP (the first error of the row into
+ * *bad).  True when it went in. */
+static __device__ __forceinline__ bool row_insert(int32_t tok, uint32_t i, uint32_t ntok,
+						  int32_t *htok, int16_t *hpos, uint32_t cap,
+						  uint32_t *bad)
+{
+	if (tok == -1)
+		return false;
+	if (tok < 0 || (uint32_t)tok >= ntok) {
+		atomicCAS(bad, 0u, (uint32_t)ESS_CUDA_ERANGE);
+		return false;
+	}
+	for (uint32_t h = hash_tok(tok, cap);; h = (h + 1) & (cap - 1)) {
+		const int32_t prev = atomicCAS(&htok[h], EMPTY_TOK, tok);
+		if (prev == EMPTY_TOK) {
+			hpos[h] = (int16_t)i;
+			return true;
+		}
+		if (prev == tok) {
+			atomicCAS(bad, 0u, (uint32_t)ESS_CUDA_EDUP);
+			return false;
+		}
+	}
+}
+
+/* Key k of a slot the row did not hit: into the key range [lo, hi] and
+ * the LF_* flags; returns its LRU histogram bucket (0 for base and
+ * older, -1 above the 256 buckets). */
+static __device__ __forceinline__ int lru_bucket(uint64_t k, uint64_t base, uint64_t &lo,
+						 uint64_t &hi, uint32_t &lf)
+{
+	lo = k < lo ? k : lo;
+	hi = k > hi ? k : hi;
+	if (k < base)
+		lf |= LF_STALE;
+	else if (k - base >= LRU_BUCKETS)
+		lf |= LF_OVER;
+	return k <= base ? 0 : k - base < LRU_BUCKETS ? (int)(k - base) : -1;
+}
+
+/* A hit slot's key and use count after its use at step t. */
+static __device__ __forceinline__ void hit_bump(uint64_t *skey, uint32_t *sfreq, uint32_t s,
+						uint32_t policy, uint32_t t)
+{
+	const uint32_t f = sfreq[s];
+	skey[s] = ess_policy_hit_key(policy, skey[s], f, t);
+	sfreq[s] = f == UINT32_MAX ? f : f + 1;
+}
+
+/* lo / hi: the minimum / maximum over the warp, in every lane. */
+static __device__ __forceinline__ void warp_range(uint64_t &lo, uint64_t &hi)
+{
+#pragma unroll
+	for (int d = 16; d > 0; d >>= 1) {
+		const uint64_t l2 = __shfl_xor_sync(0xffffffffu, lo, d);
+		const uint64_t h2 = __shfl_xor_sync(0xffffffffu, hi, d);
+		lo = l2 < lo ? l2 : lo;
+		hi = h2 > hi ? h2 : hi;
+	}
+}
+
+/* Inclusive prefix sum of v over the warp's lanes. */
+static __device__ __forceinline__ uint32_t warp_scan_incl(uint32_t v)
+{
+	const uint32_t lane = threadIdx.x & 31;
+#pragma unroll
+	for (int d = 1; d < 32; d <<= 1) {
+		const uint32_t y = __shfl_up_sync(0xffffffffu, v, d);
+		if (lane >= (uint32_t)d)
+			v += y;
+	}
+	return v;
+}
+
+/* hist[dig] += 1 for every active lane with dig >= 0, one shared atomic
+ * per distinct bucket in the warp (keys often share buckets). */
+static __device__ __forceinline__ void hist_add_match(uint32_t *hist, int dig)
+{
+	const uint32_t am = __activemask();
+	const uint32_t peers = __match_any_sync(am, dig);
+	if (dig >= 0 && (threadIdx.x & 31) == (uint32_t)(__ffs(peers) - 1))
+		atomicAdd(&hist[dig], (uint32_t)__popc(peers));
+}
+
+/* Radix select's start from the candidates' key range [l, h]: the bits
+ * above the highest differing one are common (mask, prefix), the rest
+ * take a pass a byte. */
+static __device__ __forceinline__ void radix_start(uint64_t l, uint64_t h, uint64_t *mask,
+						   uint64_t *prefix, uint32_t *npass)
+{
+	const int hb = l >= h ? 0 : 64 - __clzll((long long)(l ^ h));
+	*mask = hb >= 64 ? 0 : ~0ull << hb;
+	*prefix = l & *mask;
+	*npass = (uint32_t)((hb + 7) / 8);
+}
+
+/* Entry o of the fetch list: token tok of the layer's host extents ext
+ * into layer-global slot gslot. */
+static __device__ __forceinline__ void fetch_entry(const struct ess_manage_args &a, uint64_t o,
+						   int32_t tok, int32_t gslot, const uint64_t *ext)
+{
+	const uint64_t e = (uint32_t)tok >> a.extent_shift;
+	const uint64_t within = (uint32_t)tok & ((1u << a.extent_shift) - 1);
+	a.miss_off[o] = ext[e] + within * a.entry_bytes;
+	a.miss_slot[o] = gslot;
+	a.miss_token[o] = tok;
+}
+
+/* One row's resolve into the layer's counters. */
+static __device__ void add_counters(const struct ess_manage_args &a, uint32_t lookups,
+				    uint32_t hits, uint32_t misses, uint32_t evictions)
+{
+	unsigned long long *c = (unsigned long long *)a.counters;
+	atomicAdd(&c[ESS_CUDA_C_RESOLVES], 1ull);
+	atomicAdd(&c[ESS_CUDA_C_LOOKUPS], (unsigned long long)lookups);
+	atomicAdd(&c[ESS_CUDA_C_HITS], (unsigned long long)hits);
+	atomicAdd(&c[ESS_CUDA_C_MISSES], (unsigned long long)misses);
+	atomicAdd(&c[ESS_CUDA_C_EVICTIONS], (unsigned long long)evictions);
+	atomicAdd(&c[ESS_CUDA_C_BYTES_H2D], (unsigned long long)misses * a.entry_bytes);
 }
 
 /* 16-byte asynchronous copy global -> shared (both 16-byte aligned);

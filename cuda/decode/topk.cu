@@ -14,6 +14,7 @@
 
 #include <cooperative_groups.h>
 
+#include "cluster_config.h"
 #include "decode.h"
 
 namespace cg = cooperative_groups;
@@ -179,17 +180,8 @@ int dec_topk(const float *score, const uint32_t *ntok, uint32_t batch, uint32_t 
 	const uint32_t c = topk_cluster(batch);
 	if ((uint64_t)batch * c > 0x7fffffffu)
 		return -EINVAL;
-	cudaLaunchConfig_t cfg = {};
-	cudaLaunchAttribute attr[1];
-	attr[0].id = cudaLaunchAttributeClusterDimension;
-	attr[0].val.clusterDim.x = c;
-	attr[0].val.clusterDim.y = 1;
-	attr[0].val.clusterDim.z = 1;
-	cfg.gridDim = dim3(batch * c);
-	cfg.blockDim = dim3(TOPK_THREADS);
-	cfg.stream = s;
-	cfg.attrs = attr;
-	cfg.numAttrs = 1;
+	cudaLaunchAttribute attr;
+	cudaLaunchConfig_t cfg = ess_cluster_config(&attr, c, batch * c, TOPK_THREADS, 0, s);
 	if (cudaLaunchKernelEx(&cfg, topk_kernel, score, ntok, cap, k, idx) != cudaSuccess)
 		return -EIO;
 	return cudaGetLastError() == cudaSuccess ? 0 : -EIO;
