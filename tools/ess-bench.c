@@ -2,7 +2,7 @@
 /*
  * ess-bench: front end of the benchmarks.
  *
- *   ess-bench fetch [pool_GiB] [reps] [manage|bulk|locality]
+ *   ess-bench fetch [pool_GiB] [reps] [manage|bulk|locality|wc]
  *                          GPU fetch/management table, or one part of it
  *   ess-bench fetch-multi  the multi-GPU fetch check
  *   ess-bench decode [...] the emulated decode loop, baseline against ESS
@@ -21,7 +21,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ess-bench fetch [pool_GiB] [reps] [manage|bulk|locality]\n"
+	fprintf(f, "usage: ess-bench fetch [pool_GiB] [reps] [manage|bulk|locality|wc]\n"
 		   "       ess-bench fetch-multi\n"
 		   "       ess-bench decode [options]   (ess-bench-decode --help)\n");
 }
