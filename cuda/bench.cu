@@ -153,6 +153,35 @@ static void free_list(struct dlist *l)
 	cudaFree(l->count_d);
 }
 
+/* NLISTS row lists of the same shape (gathers rotate over them so that
+ * repeated runs do not hit the L2 cache). */
+static void make_lists(struct dlist *lists, uint32_t batch, uint32_t miss, uint64_t pool_rows,
+		       int adjacent_slots)
+{
+	for (int i = 0; i < NLISTS; i++)
+		make_list(&lists[i], batch, miss, pool_rows, adjacent_slots);
+}
+
+static void free_lists(struct dlist *lists)
+{
+	for (int i = 0; i < NLISTS; i++)
+		free_list(&lists[i]);
+}
+
+/* Rows of list l whose hot-buffer slot differs from the host copy in ref
+ * (the stream synchronized first). */
+static uint32_t rows_wrong(const struct dlist *l, const unsigned char *hot_d, const unsigned char *ref)
+{
+	std::vector<unsigned char> row(ROW);
+	uint32_t wrong = 0;
+	CK(cudaStreamSynchronize(bs));
+	for (uint32_t i = 0; i < l->n; i++) {
+		CK(cudaMemcpy(row.data(), hot_d + (uint64_t)l->slot[i] * ROW, ROW, cudaMemcpyDeviceToHost));
+		wrong += memcmp(row.data(), ref + l->off[i], ROW) != 0;
+	}
+	return wrong;
+}
+
 static double gbs(uint64_t bytes, double ms)
 {
 	return bytes / (ms * 1e6);
@@ -417,8 +446,7 @@ static void bulk_experiment(const unsigned char *pool_h, const void *pool_d, uin
 	for (uint32_t rate : {5u, 10u, 20u}) {
 		const uint32_t miss = TOPK * rate / 100;
 		struct dlist lists[NLISTS];
-		for (int i = 0; i < NLISTS; i++)
-			make_list(&lists[i], 64, miss, pool_rows, 0);
+		make_lists(lists, 64, miss, pool_rows, 0);
 		const uint64_t bytes = (uint64_t)lists[0].n * ROW;
 		struct ess_fetch_tune tu = {0, 0, 0, 0};
 		double same = gbs(bytes, median_ms([&](int) { CK(cudaMemcpyAsync(same_d, pool_h, bytes, cudaMemcpyHostToDevice, bs)); }));
@@ -435,17 +463,10 @@ static void bulk_experiment(const unsigned char *pool_h, const void *pool_d, uin
 		CK(cudaMemsetAsync(hot_d, 0x5c, 64ull * SLOTS * ROW, bs));
 		bulk_gather<<<66, 128, smem, bs>>>((const char *)pool_d, (char *)hot_d, lists[0].off_d, lists[0].slot_d, lists[0].n, ROW);
 		CK(cudaGetLastError());
-		CK(cudaStreamSynchronize(bs));
-		std::vector<unsigned char> row(ROW);
-		uint32_t wrong = 0;
-		for (uint32_t i = 0; i < lists[0].n; i++) {
-			CK(cudaMemcpy(row.data(), hot_d + (uint64_t)lists[0].slot[i] * ROW, ROW, cudaMemcpyDeviceToHost));
-			wrong += memcmp(row.data(), pool_h + lists[0].off[i], ROW) != 0;
-		}
+		const uint32_t wrong = rows_wrong(&lists[0], hot_d, pool_h);
 		printf("| %u | %u | %.1f | %.1f | %.1f | %.1f | %.1f | %u |\n", rate, lists[0].n, bytes / 1e6, same, g, t[0], t[1], wrong);
 		fflush(stdout);
-		for (int i = 0; i < NLISTS; i++)
-			free_list(&lists[i]);
+		free_lists(lists);
 	}
 	CK(cudaFree(same_d));
 }
@@ -508,8 +529,7 @@ static void locality_experiment(const unsigned char *pool_h, const void *pool_d,
 		printf("| %llu | %.1f | %.1f | %.2f | %.1f | %.1f |\n", (unsigned long long)stride, n * stride * ROW / 1e6,
 		       gl, gl / same, gf, sl);
 		fflush(stdout);
-		for (int i = 0; i < NLISTS; i++)
-			free_list(&lists[i]);
+		free_lists(lists);
 	}
 	CK(cudaFree(same_d));
 }
@@ -551,8 +571,7 @@ static void wc_experiment(const unsigned char *pool_h, const void *pool_d, uint6
 	for (uint32_t rate : {5u, 10u, 20u}) {
 		const uint32_t miss = TOPK * rate / 100;
 		struct dlist lists[NLISTS];
-		for (int i = 0; i < NLISTS; i++)
-			make_list(&lists[i], 64, miss, pool_rows, 0);
+		make_lists(lists, 64, miss, pool_rows, 0);
 		const uint64_t bytes = (uint64_t)lists[0].n * ROW;
 		double g[2], s[2];
 		const void *dev[2] = {pool_d, wc_d};
@@ -567,18 +586,11 @@ static void wc_experiment(const unsigned char *pool_h, const void *pool_d, uint6
 			memcpy(wc_h + lists[0].off[i], pool_h + lists[0].off[i], ROW);
 		CK(cudaMemsetAsync(hot_d, 0x5c, 64ull * SLOTS * ROW, bs));
 		CR(ess_cuda_gather(wc_d, hot_d, ROW, &lists[0].fl, &tu, bs));
-		CK(cudaStreamSynchronize(bs));
-		std::vector<unsigned char> row(ROW);
-		uint32_t wrong = 0;
-		for (uint32_t i = 0; i < lists[0].n; i++) {
-			CK(cudaMemcpy(row.data(), hot_d + (uint64_t)lists[0].slot[i] * ROW, ROW, cudaMemcpyDeviceToHost));
-			wrong += memcmp(row.data(), pool_h + lists[0].off[i], ROW) != 0;
-		}
+		const uint32_t wrong = rows_wrong(&lists[0], hot_d, pool_h);
 		printf("| %u | %u | %.1f | %.1f | %.2f | %.1f | %.2f | %.1f | %.2f | %.1f | %.2f | %u |\n", rate, lists[0].n,
 		       bytes / 1e6, g[0], g[0] / h2d[0], g[1], g[1] / h2d[0], s[0], s[0] / d2h[0], s[1], s[1] / d2h[0], wrong);
 		fflush(stdout);
-		for (int i = 0; i < NLISTS; i++)
-			free_list(&lists[i]);
+		free_lists(lists);
 	}
 	CK(cudaFree(bulk_d));
 	CK(cudaFreeHost(wc_h));
@@ -663,8 +675,7 @@ int main(int argc, char **argv)
 	       "whole = lines, reading whole lines (cuda/fetch.cu)\n\n");
 	printf("| layout | load hint | loads in flight/thread | blocks | gather GB/s | x bulk H2D | scatter GB/s | x bulk D2H |\n|---|---|---|---|---|---|---|---|\n");
 	struct dlist lists[NLISTS];
-	for (int i = 0; i < NLISTS; i++)
-		make_list(&lists[i], 64, 205, pool_rows, 0);
+	make_lists(lists, 64, 205, pool_rows, 0);
 	struct cfg { uint32_t l, h, u, b; };
 	std::vector<cfg> cfgs;
 	for (uint32_t l : {1u, 2u, 3u})
@@ -681,8 +692,7 @@ int main(int argc, char **argv)
 		double s = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
 		printf("| %s | %u | %u | %u | %.1f | %.2f | %.1f | %.2f |\n", lname[c.l], c.h, c.u, c.b, g, g / h2d, s, s / d2h);
 	}
-	for (int i = 0; i < NLISTS; i++)
-		free_list(&lists[i]);
+	free_lists(lists);
 	printf("\n");
 
 	/* main table */
@@ -696,8 +706,7 @@ int main(int argc, char **argv)
 	for (uint32_t bt : batches)
 		for (uint32_t rate : rates) {
 			const uint32_t miss = TOPK * rate / 100;
-			for (int i = 0; i < NLISTS; i++)
-				make_list(&lists[i], bt, miss, pool_rows, 0);
+			make_lists(lists, bt, miss, pool_rows, 0);
 			const uint64_t bytes = (uint64_t)lists[0].n * ROW;
 			double g = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_gather(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
 			double s = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tu, bs)); }));
@@ -708,13 +717,10 @@ int main(int argc, char **argv)
 			double sf = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_scatter(pool_d, hot_d, ROW, &lists[i % NLISTS].fl, &tf, bs)); }));
 			uint32_t nc = 0, nc2 = 0;
 			double ce = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_copy_ce(pool_h, hot_d, ROW, lists[i % NLISTS].off.data(), lists[i % NLISTS].slot.data(), lists[i % NLISTS].n, 0, &nc, bs)); }));
-			for (int i = 0; i < NLISTS; i++)
-				free_list(&lists[i]);
-			for (int i = 0; i < NLISTS; i++)
-				make_list(&lists[i], bt, miss, pool_rows, 1);
+			free_lists(lists);
+			make_lists(lists, bt, miss, pool_rows, 1);
 			double ce2 = gbs(bytes, median_ms([&](int i) { CR(ess_cuda_copy_ce(pool_h, hot_d, ROW, lists[i % NLISTS].off.data(), lists[i % NLISTS].slot.data(), lists[i % NLISTS].n, 0, &nc2, bs)); }));
-			for (int i = 0; i < NLISTS; i++)
-				free_list(&lists[i]);
+			free_lists(lists);
 			printf("| %u | %u | %u | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f | %.1f / %.1f | %.2f (%u) | %.2f (%u) |\n", bt, rate,
 			       bt * miss, bytes / 1e6, same, same2, g, g / h2d, g / same, s, s / d2h, s / same2, gf, sf, ce, nc, ce2, nc2);
 			fflush(stdout);
