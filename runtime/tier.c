@@ -666,7 +666,11 @@ int ess_tier_poll(ess_ctx *ctx, int wait)
 /*
  * Bring back the demoted extents that rows of k token ids per request
  * (toks NULL: every extent) touch in a layer, all reads issued before the
- * first wait so they overlap; count the accesses.
+ * first wait so they overlap; count the accesses.  Without token ids (a
+ * device backend's resolve, whose top-k the host cannot read) every
+ * extent of the (request, layer) counts once: the request is in use, so
+ * balance takes the extents of requests nobody resolves first instead of
+ * treating every extent as unused.
  */
 static int bring_back(struct ess_tier *t, const char *fn, uint32_t layer,
 		      uint32_t nreq, const uint32_t *reqs, const int32_t *toks,
@@ -701,6 +705,8 @@ static int bring_back(struct ess_tier *t, const char *fn, uint32_t layer,
 					t->count[i]++;
 			} else {
 				i = ent(t, req, layer, j);
+				if (t->count[i] < UINT32_MAX)
+					t->count[i]++;
 			}
 			if (LOC_STATE(t->loc[i]) == ST_DEMOTED)
 				ret = start_read(t, i, flags);

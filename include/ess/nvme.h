@@ -254,7 +254,9 @@ int ess_nvme_stats_get(const ess_nvme *st, struct ess_nvme_stats *out);
  *   full extents until it is below low_pct.  Cold means: the module's
  *   coldest heat blocks (ESS_IOC_HEAT_READ, ESS_HEAT_COLDEST) when the pool
  *   is a /dev/ess region, else the tier's own per-extent access counts
- *   (counted by ess_tier_prepare, halved after every balance pass).  The
+ *   (counted by ess_tier_prepare and the resolve hook, halved after every
+ *   balance pass; a read-back without a top-k counts every extent of the
+ *   (request, layer) once).  The
  *   last, partly filled extent of a (request, layer) is never demoted by
  *   balance: appends write into it.
  * - ess_tier_park(): demote every extent of a request (paused or
@@ -263,7 +265,10 @@ int ess_nvme_stats_get(const ess_nvme *st, struct ess_nvme_stats *out);
  *   them all back (prefetch, not waited for).
  * - ess_tier_prepare(): before ess_resolve() of a layer, read back every
  *   demoted extent the top-k touches (critical-path reads, all issued
- *   before the first is waited for) and wait for prefetches it needs.
+ *   before the first is waited for) and wait for prefetches it needs;
+ *   topk NULL: every demoted extent of the requests in that layer (what
+ *   ess_resolve() does itself with a device backend, whose top-k is in
+ *   device memory).
  * A host extent is released only after its write completed and its CRC
  * was recorded; every read back is verified.  A failed read leaves the
  * extent demoted (its NVMe copy is kept) and fails the call.
