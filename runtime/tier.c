@@ -489,6 +489,20 @@ static int by_count(const void *a, const void *b, void *arg)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * Whether the module's heat reflects what this context resolves: only when
+ * the context reports heat (not ESS_CFG_NO_HEAT) through a backend that
+ * hands over the rows it resolved (the CPU backend's heat hook, or a
+ * backend's heat_drain).  A named region is attached by one context at a
+ * time, so nobody else reports for it; without reports every block looks
+ * equally cold, and the tier's own counts rank the extents instead.
+ */
+static int heat_sees_resolves(const ess_ctx *ctx)
+{
+	return ctx->heat.fd >= 0 &&
+	       (ctx->cfg.backend == ESS_BACKEND_CPU || ctx->be.ops->heat_drain);
+}
+
 /* Victims from the module's coldest heat blocks, in that order. */
 static uint64_t heat_victims(struct ess_tier *t, uint64_t *v, uint64_t want)
 {
@@ -499,7 +513,8 @@ static uint64_t heat_victims(struct ess_tier *t, uint64_t *v, uint64_t want)
 	uint64_t *owner, n = 0;
 	uint32_t nr;
 
-	if (p->src != ESS_POOL_SRC_MODULE || p->fd < 0 || !p->nr_heat_blocks)
+	if (p->src != ESS_POOL_SRC_MODULE || p->fd < 0 || !p->nr_heat_blocks ||
+	    !heat_sees_resolves(t->ctx))
 		return 0;
 	nr = p->nr_heat_blocks < ESS_HEAT_BATCH_MAX ?
 	     (uint32_t)p->nr_heat_blocks : ESS_HEAT_BATCH_MAX;

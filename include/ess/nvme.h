@@ -253,7 +253,9 @@ int ess_nvme_stats_get(const ess_nvme *st, struct ess_nvme_stats *out);
  * - ess_tier_balance(): when host-pool use is above high_pct, demote cold
  *   full extents until it is below low_pct.  Cold means: the module's
  *   coldest heat blocks (ESS_IOC_HEAT_READ, ESS_HEAT_COLDEST) when the pool
- *   is a /dev/ess region, else the tier's own per-extent access counts
+ *   is a /dev/ess region and the context reports its resolves' heat to it
+ *   (not ESS_CFG_NO_HEAT, and a backend that hands over the rows it
+ *   resolved: the CPU backend), else the tier's own per-extent access counts
  *   (counted by ess_tier_prepare and the resolve hook, halved after every
  *   balance pass; a read-back without a top-k counts every extent of the
  *   (request, layer) once).  The

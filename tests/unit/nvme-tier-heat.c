@@ -7,9 +7,12 @@
  * the module), while the tier's own access counts say 0 and 7 are (counted
  * by ess_tier_prepare, which reports no heat): balance must follow the
  * heat.  The region is named: destroying the context with extents still
- * demoted must read them back, so a warm restart finds every row.  The
- * store is the block device in $ESS_TEST_DISK when set (the guest's scratch
- * disk), else a scratch file.
+ * demoted must read them back, so a warm restart finds every row.  Then
+ * the same on a context made with ESS_CFG_NO_HEAT: it reports no heat, so
+ * the module's heat does not reflect its resolves, and balance must follow
+ * the tier's counts (0 and 7 stay) even though the blocks of 3 and 4 were
+ * reported hot.  The store is the block device in $ESS_TEST_DISK when set
+ * (the guest's scratch disk), else a scratch file.
  */
 #include <sys/ioctl.h>
 
@@ -50,64 +53,65 @@ static int rows_exact(ess_ctx *ctx, const uint32_t *req)
 	return good;
 }
 
-int main(void)
+static struct ess_config cfg;
+static struct ess_tier_config tcfg;
+static uint32_t req[NREQ];
+
+/* A context on the named region `name` holding both requests' rows, and
+ * its tier config (not attached); NULL after a Bail out. */
+static ess_ctx *setup(const char *name, uint32_t flags, const char *path, const char *disk)
 {
-	const char *disk = getenv("ESS_TEST_DISK");
-	struct ess_tier_config tc;
-	struct ess_tier_stats s;
-	struct ess_config c;
-	struct ess_heat_report rep;
-	struct ess_heat_tick tick;
-	uint32_t req[NREQ], blocks[NREQ * LAYERS * 2 * 50], nb = 0;
-	int32_t topk[TOPK];
-	char path[256], why[512], err[256];
 	ess_ctx *ctx = NULL;
+	char err[256];
 	int ret, good;
 
-	if (access(ESS_DEVICE_PATH, R_OK | W_OK))
-		tap_skip_all("no /dev/ess (the module runs in the QEMU guest)");
-	if (disk && disk[0])
-		snprintf(path, sizeof(path), "%s", disk);
-	else if (nvme_scratch(path, sizeof(path), why, sizeof(why)))
-		tap_skip_all(why);
-	tap_plan(7);
-	rng_fill(rows, sizeof(rows));
-	ess_config_default(&c);
-	c.layers = LAYERS;
-	c.entry_bytes = EB;
-	c.topk = TOPK;
-	c.slots = 16;
-	c.max_requests = 4;
-	c.max_tokens = 1024;
-	c.extent_tokens = ET;
-	c.pool_bytes = 64 * ET * EB;
-	c.pool = ESS_POOL_MODULE;
-	c.heat_shift = 12;
-	c.region_name = "ess-nvme-tier-heat";
-	ess_region_destroy(c.region_name);	/* left by an earlier run */
-	ret = ess_create(&c, &ctx, err, sizeof(err));
+	ess_config_default(&cfg);
+	cfg.layers = LAYERS;
+	cfg.entry_bytes = EB;
+	cfg.topk = TOPK;
+	cfg.slots = 16;
+	cfg.max_requests = 4;
+	cfg.max_tokens = 1024;
+	cfg.extent_tokens = ET;
+	cfg.pool_bytes = 64 * ET * EB;
+	cfg.pool = ESS_POOL_MODULE;
+	cfg.heat_shift = 12;
+	cfg.region_name = name;
+	cfg.flags |= flags;
+	ess_region_destroy(name);	/* left by an earlier run */
+	ret = ess_create(&cfg, &ctx, err, sizeof(err));
 	if (!tap_ok(ret == 0 && ctx->pool.src == ESS_POOL_SRC_MODULE,
-		    "context on a /dev/ess region (%s)", ret ? err : "ok"))
-		return 1;
+		    "context on /dev/ess region %s (%s)", name, ret ? err : "ok"))
+		return NULL;
 	for (uint32_t r = 0; r < NREQ; r++) {
 		good = !ess_request_add(ctx, 10 + r, &req[r]);
 		for (uint32_t l = 0; good && l < LAYERS; l++)
 			good = !ess_ingest(ctx, req[r], l, 0, TOK, rows[r][l]);
 		if (!good) {
 			printf("Bail out! ingest: %s\n", ess_errmsg(ctx));
-			return 1;
+			return NULL;
 		}
 	}
-	ess_tier_config_default(&tc);
-	tc.path = path;
-	tc.capacity_bytes = disk && disk[0] ? 0 : 1 << 20;
-	tc.store_flags = disk && disk[0] ? 0 : ESS_NVME_CREATE;
-	tc.high_pct = 40;
-	tc.low_pct = 20;
-	ret = ess_tier_attach(ctx, &tc);
-	tap_ok(ret == 0, "attach a tier on %s (%s)", path, ret ? ess_errmsg(ctx) : "ok");
+	ess_tier_config_default(&tcfg);
+	tcfg.path = path;
+	tcfg.capacity_bytes = disk && disk[0] ? 0 : 1 << 20;
+	tcfg.store_flags = disk && disk[0] ? 0 : ESS_NVME_CREATE;
+	tcfg.high_pct = 40;
+	tcfg.low_pct = 20;
+	return ctx;
+}
 
-	/* Counts: 0 and 7 hot (prepare counts, reports no heat). */
+/* Counts say 0 and 7 are hot (prepare counts and reports no heat); the
+ * module's heat says 3 and 4 (50 accesses each, reported straight to it).
+ * Returns the ioctls' result. */
+static int feed(ess_ctx *ctx)
+{
+	static uint32_t blocks[NREQ * LAYERS * 2 * 50];
+	struct ess_heat_report rep;
+	struct ess_heat_tick tick;
+	int32_t topk[TOPK];
+	uint32_t nb = 0;
+
 	for (uint32_t r = 0; r < NREQ; r++)
 		for (uint32_t l = 0; l < LAYERS; l++)
 			for (int k = 0; k < 5; k++) {
@@ -115,7 +119,6 @@ int main(void)
 					topk[j] = j < 4 ? j : TOK - 1 - j;
 				ess_tier_prepare(ctx, l, 1, &req[r], topk);
 			}
-	/* Heat: 3 and 4 hot, 50 accesses each. */
 	for (uint32_t r = 0; r < NREQ; r++)
 		for (uint32_t l = 0; l < LAYERS; l++)
 			for (int k = 0; k < 50; k++) {
@@ -128,9 +131,44 @@ int main(void)
 	rep.nr = nb;
 	memset(&tick, 0, sizeof(tick));
 	tick.size = sizeof(tick);
-	ret = ioctl(ctx->pool.fd, ESS_IOC_HEAT_REPORT, &rep) ||
-	      ioctl(ctx->pool.fd, ESS_IOC_HEAT_TICK, &tick);
-	tap_ok(ret == 0, "heat reported for extents 3 and 4, aggregated");
+	return ioctl(ctx->pool.fd, ESS_IOC_HEAT_REPORT, &rep) ||
+	       ioctl(ctx->pool.fd, ESS_IOC_HEAT_TICK, &tick);
+}
+
+/* Extents e1 and e2 of every (request, layer) still in host memory. */
+static int stayed(ess_ctx *ctx, uint32_t e1, uint32_t e2)
+{
+	int good = 1;
+
+	for (uint32_t r = 0; r < NREQ; r++)
+		for (uint32_t l = 0; l < LAYERS; l++)
+			good &= ess_tier_demoted(ctx, req[r], l, e1 * ET) == 0 &&
+				ess_tier_demoted(ctx, req[r], l, e2 * ET) == 0;
+	return good;
+}
+
+int main(void)
+{
+	const char *disk = getenv("ESS_TEST_DISK");
+	struct ess_tier_stats s;
+	char path[256], why[512], err[256];
+	ess_ctx *ctx = NULL;
+	int ret, good;
+
+	if (access(ESS_DEVICE_PATH, R_OK | W_OK))
+		tap_skip_all("no /dev/ess (the module runs in the QEMU guest)");
+	if (disk && disk[0])
+		snprintf(path, sizeof(path), "%s", disk);
+	else if (nvme_scratch(path, sizeof(path), why, sizeof(why)))
+		tap_skip_all(why);
+	tap_plan(13);
+	rng_fill(rows, sizeof(rows));
+	ctx = setup("ess-nvme-tier-heat", 0, path, disk);
+	if (!ctx)
+		return 1;
+	ret = ess_tier_attach(ctx, &tcfg);
+	tap_ok(ret == 0, "attach a tier on %s (%s)", path, ret ? ess_errmsg(ctx) : "ok");
+	tap_ok(feed(ctx) == 0, "heat reported for extents 3 and 4, aggregated");
 
 	ret = ess_tier_balance(ctx);
 	ess_tier_stats_get(ctx, &s);
@@ -139,22 +177,17 @@ int main(void)
 	       "balance demotes 20 extents chosen from module heat (ret %d, heat %llu, counts %llu)",
 	       ret, (unsigned long long)s.heat_picks,
 	       (unsigned long long)s.count_picks);
-	good = 1;
-	for (uint32_t r = 0; r < NREQ; r++)
-		for (uint32_t l = 0; l < LAYERS; l++)
-			good &= ess_tier_demoted(ctx, req[r], l, 3 * ET) == 0 &&
-				ess_tier_demoted(ctx, req[r], l, 4 * ET) == 0;
-	tap_ok(good, "the extents hot by heat (3, 4) stayed in host memory");
+	tap_ok(stayed(ctx, 3, 4), "the extents hot by heat (3, 4) stayed in host memory");
 	good = ess_tier_detach(ctx) == 0 && rows_exact(ctx, req);
 	tap_ok(good, "detach reads everything back; every row exact");
 
 	/* Named region: destroying the context with extents demoted reads
 	 * them back, so the next process adopts whole tables. */
-	ret = ess_tier_attach(ctx, &tc);
+	ret = ess_tier_attach(ctx, &tcfg);
 	ret = ret ? ret : ess_tier_balance(ctx);
 	ess_destroy(ctx);
 	ctx = NULL;
-	ret = ret < 0 ? ret : ess_create(&c, &ctx, err, sizeof(err));
+	ret = ret < 0 ? ret : ess_create(&cfg, &ctx, err, sizeof(err));
 	good = ret == 0 && ctx->pool.attached;
 	for (uint32_t r = 0; good && r < NREQ; r++)
 		good = ess_request_find(ctx, 10 + r, &req[r]) == 0;
@@ -162,7 +195,25 @@ int main(void)
 	       "warm restart after destroy with demoted extents: every row exact (%s)",
 	       ret ? err : "ok");
 	ess_destroy(ctx);
-	ess_region_destroy(c.region_name);
+	ess_region_destroy(cfg.region_name);
+
+	/* A context that reports no heat: the module's heat is not its own. */
+	ctx = setup("ess-nvme-tier-noheat", ESS_CFG_NO_HEAT, path, disk);
+	if (!ctx)
+		return 1;
+	ret = ess_tier_attach(ctx, &tcfg);
+	tap_ok(ret == 0, "ESS_CFG_NO_HEAT: attach a tier (%s)", ret ? ess_errmsg(ctx) : "ok");
+	tap_ok(feed(ctx) == 0, "ESS_CFG_NO_HEAT: the module still takes reports made to it");
+	ret = ess_tier_balance(ctx);
+	ess_tier_stats_get(ctx, &s);
+	tap_ok(ret == 20 && s.heat_picks == 0 && s.count_picks == 20,
+	       "ESS_CFG_NO_HEAT: the 20 victims come from the tier's counts (heat %llu, counts %llu)",
+	       (unsigned long long)s.heat_picks, (unsigned long long)s.count_picks);
+	tap_ok(stayed(ctx, 0, 7), "ESS_CFG_NO_HEAT: the extents hot by count (0, 7) stayed");
+	good = ess_tier_detach(ctx) == 0 && rows_exact(ctx, req);
+	tap_ok(good, "ESS_CFG_NO_HEAT: detach reads everything back; every row exact");
+	ess_destroy(ctx);
+	ess_region_destroy(cfg.region_name);
 	if (!(disk && disk[0]))
 		unlink(path);
 	return tap_failed;
