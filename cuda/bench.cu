@@ -607,6 +607,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: ess-bench-fetch [pool_GiB] [reps] [manage|bulk|locality|wc]\n");
 		return 2;
 	}
+	/* the full table copies 1 GiB back at 1 GiB into the pool and lists'
+	 * bytes at 2 GiB; wc copies 1 GiB back at 1 GiB */
+	const bool big = argc <= 3 || strcmp(argv[3], "wc") == 0;
+	if (pool_gib < (big ? 3u : 1u) || pool_gib > 1024 || reps < 1 || reps > 1000) {
+		fprintf(stderr, "ess-bench-fetch: pool_GiB must be %u to 1024 for %s, reps 1 to 1000 "
+			"(got %llu, %d)\n", big ? 3u : 1u, argc > 3 ? argv[3] : "the full table",
+			(unsigned long long)pool_gib, reps);
+		return 2;
+	}
 	int dev = 0, drv = 0, rt = 0;
 	cudaDeviceProp prop;
 	if (cudaGetDeviceProperties(&prop, dev) != cudaSuccess) {

@@ -2,8 +2,9 @@
 /*
  * ess-bench, the front end of the GPU benchmarks, as a user meets it:
  * usage errors exit 2 with the usage text, --help exits 0, and `decode`
- * reaches ess-bench-decode (its --help and its own usage errors, which
- * need no GPU) when the CUDA programs are built beside it.
+ * and `fetch` reach ess-bench-decode and ess-bench-fetch (their --help and
+ * their own usage errors, which need no GPU) when the CUDA programs are
+ * built beside it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 
 int main(void)
 {
-	char decode[PATH_MAX + 32];
+	char decode[PATH_MAX + 32], fetch[PATH_MAX + 32];
 	const char *slash;
 
 	if (tool_find("ess-bench")) {
@@ -25,7 +26,7 @@ int main(void)
 		printf("1..0 # SKIP no temporary directory\n");
 		return 0;
 	}
-	tap_plan(8);
+	tap_plan(11);
 	tap_diag("tool %s", tool);
 	tap_ok(run(NULL) == 2 && strstr(tool_err, "usage: ess-bench fetch"),
 	       "no arguments: usage on stderr, exit 2");
@@ -50,6 +51,20 @@ int main(void)
 		tap_ok(run("decode", "--warm", "30", NULL) == 2 && strstr(tool_err, "warm < steps"),
 		       "decode --warm >= --steps: refused, exit 2");
 		tap_ok(run("decode", "-l", "x", NULL) == 2, "decode -l x: refused, exit 2");
+	}
+	snprintf(fetch, sizeof(fetch), "%.*s/ess-bench-fetch", (int)(slash - tool), tool);
+	if (access(fetch, X_OK)) {
+		for (int i = 9; i <= 11; i++)
+			tap_ok(1, "# SKIP %s not built (no nvcc)", fetch);
+	} else {
+		tap_ok(run("fetch", "4", "9", "bogus", NULL) == 2 &&
+		       strstr(tool_err, "usage: ess-bench-fetch"),
+		       "fetch with an unknown experiment: usage, exit 2");
+		tap_ok(run("fetch", "1", "3", "wc", NULL) == 2 &&
+		       strstr(tool_err, "pool_GiB must be 3 to 1024 for wc"),
+		       "fetch wc on a 1 GiB pool (too small for its copies): refused, exit 2");
+		tap_ok(run("fetch", "4", "0", NULL) == 2 && strstr(tool_err, "reps 1 to 1000"),
+		       "fetch with 0 repetitions: refused, exit 2");
 	}
 	tool_cleanup();
 	return tap_done();
