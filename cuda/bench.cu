@@ -23,6 +23,7 @@
 
 #include <cuda_runtime.h>
 
+#include "cluster_config.h"
 #include "ess/hotset.h"
 #include "ess_cuda.h"
 
@@ -225,6 +226,46 @@ static void mbench_rows(std::vector<int32_t> &rows, uint32_t batch, uint32_t ste
 				std::swap(row[i], row[rng() % (i + 1)]);
 		}
 	}
+}
+
+/* ---- launch floor of the management kernel's shape ----
+ * An empty kernel launched as the cluster kernel is (batch x cl blocks of
+ * 1024 threads, clusters of cl, smem bytes of dynamic shared memory: about
+ * what the launcher asks for at top-k 2048 and 6144 slots), the same 18
+ * launches in a graph: what a layer costs before the kernel does anything. */
+__global__ void __launch_bounds__(1024, 1) empty_manage_shape(int *sink)
+{
+	if (sink && blockIdx.x == 0 && threadIdx.x == 0)
+		*sink = 1;
+}
+
+static double launch_floor_us(uint32_t batch, unsigned cl, size_t smem)
+{
+	const int launches = 18;
+	cudaLaunchAttribute at;
+	cudaGraph_t graph;
+	cudaGraphExec_t gexec;
+	float ms;
+
+	CK(cudaFuncSetAttribute(empty_manage_shape, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+	cudaLaunchConfig_t cfg = ess_cluster_config(&at, cl, batch * cl, 1024, smem, bs);
+	CK(cudaStreamSynchronize(bs));
+	CK(cudaStreamBeginCapture(bs, cudaStreamCaptureModeThreadLocal));
+	for (int k = 0; k < launches; k++)
+		CK(cudaLaunchKernelEx(&cfg, empty_manage_shape, (int *)NULL));
+	CK(cudaStreamEndCapture(bs, &graph));
+	CK(cudaGraphInstantiate(&gexec, graph, 0));
+	CK(cudaGraphUpload(gexec, bs));
+	CK(cudaGraphLaunch(gexec, bs));	/* warm-up */
+	CK(cudaStreamSynchronize(bs));
+	CK(cudaEventRecord(ev0, bs));
+	CK(cudaGraphLaunch(gexec, bs));
+	CK(cudaEventRecord(ev1, bs));
+	CK(cudaEventSynchronize(ev1));
+	CK(cudaEventElapsedTime(&ms, ev0, ev1));
+	CK(cudaGraphExecDestroy(gexec));
+	CK(cudaGraphDestroy(graph));
+	return ms * 1000.0 / launches;
 }
 
 /* Returns ms per layer for manage only and manage + fetch, and the miss
@@ -764,6 +805,11 @@ manage:
 			       f1[3] * 1000);
 			fflush(stdout);
 		}
+	printf("\nLaunch floor (an empty kernel of the same shape, 18 launches in a graph, us per launch): "
+	       "batch 64, clusters of 2, 160 KiB shared: %.1f; batch 64, one block, 220 KiB: %.1f; "
+	       "batch 16, clusters of 4, 160 KiB: %.1f\n",
+	       launch_floor_us(64, 2, 160u << 10), launch_floor_us(64, 1, 220u << 10),
+	       launch_floor_us(16, 4, 160u << 10));
 	CK(cudaFree(same_d));
 	CK(cudaFreeHost(pool_h));
 	CK(cudaFree(hot_d));

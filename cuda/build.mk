@@ -55,7 +55,7 @@ $(BUILD)/tests/gpu/%: tests/gpu/%.cu tests/gpu/gpu-tap.h $(BUILD)/libess-cuda.a 
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -Itests/gpu -Iruntime -o $@ $< $(BUILD)/libess-cuda.a $(HOTSET_REF)
 
-$(BUILD)/bin/ess-bench-fetch: cuda/bench.cu $(BUILD)/libess-cuda.a
+$(BUILD)/bin/ess-bench-fetch: cuda/bench.cu cuda/cluster_config.h $(BUILD)/libess-cuda.a
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< $(BUILD)/libess-cuda.a
 
@@ -69,7 +69,7 @@ $(BUILD)/bin/ess-bench-fetch-multi: cuda/bench_multi.cu $(BUILD)/libess-cuda.a
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< $(BUILD)/libess-cuda.a -lnuma -lpthread
 
 # The same benchmark with per-phase clocks in the management kernel.
-$(BUILD)/bin/ess-bench-fetch-prof: cuda/bench.cu $(CUDA_LIB_SRCS) cuda/ess_cuda.h cuda/kernels.cuh cuda/manage_util.cuh
+$(BUILD)/bin/ess-bench-fetch-prof: cuda/bench.cu $(CUDA_LIB_SRCS) cuda/ess_cuda.h cuda/kernels.cuh cuda/manage_util.cuh cuda/cluster_config.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -DESS_MANAGE_PROF -o $@ cuda/bench.cu $(CUDA_LIB_SRCS)
 
