@@ -85,6 +85,12 @@ struct cuda_be {
 	 * from ft_head, ft_n of them */
 	cudaEvent_t ft[2 * FETCH_TIMERS];
 	uint32_t ft_head, ft_n;
+	/* ESS_CFG_FETCH_CE: the management kernel's miss list brought to the
+	 * host (pinned), per batch row, compacted in place for the copy
+	 * engine */
+	uint32_t *ce_nmiss_h;
+	uint64_t *ce_off_h;
+	int32_t *ce_slot_h;
 };
 
 static int fail(struct ess_backend *be, int err, const char *fmt, ...)
@@ -160,6 +166,10 @@ static void cuda_fini(struct ess_backend *be)
 			cudaEventDestroy(cb->ft[i]);
 	if (cb->up)
 		cudaStreamDestroy(cb->up);
+	void *ph[] = {cb->ce_nmiss_h, cb->ce_off_h, cb->ce_slot_h};
+	for (size_t i = 0; i < sizeof(ph) / sizeof(ph[0]); i++)
+		if (ph[i])
+			cudaFreeHost(ph[i]);
 	free(cb->cnt_seen);
 	free(cb->cnt_now);
 	free(cb->off_h);
@@ -241,6 +251,11 @@ static int cuda_init(struct ess_backend *be)
 		void *pd = NULL;
 		TRY(cudaHostGetDevicePointer(&pd, be->pool_base, 0));
 		cb->pool_d = pd;
+		if (g->flags & ESS_CFG_FETCH_CE) {
+			TRY(cudaMallocHost((void **)&cb->ce_nmiss_h, (uint64_t)g->max_requests * 4));
+			TRY(cudaMallocHost((void **)&cb->ce_off_h, nk * 8));
+			TRY(cudaMallocHost((void **)&cb->ce_slot_h, nk * 4));
+		}
 		TRY(cudaStreamCreateWithFlags(&cb->up, cudaStreamNonBlocking));
 		TRY(cudaEventCreateWithFlags(&cb->up_done, cudaEventDisableTiming));
 		for (int i = 0; i < 2 * FETCH_TIMERS; i++)
@@ -541,15 +556,58 @@ static int cuda_append(struct ess_backend *be, uint32_t layer, uint32_t nreq,
 	return 0;
 }
 
+/*
+ * ESS_CFG_FETCH_CE: the misses of a resolve whose management kernel ran
+ * without its gather.  The miss list (per batch row, sorted by host
+ * offset) comes to the host, rows rejected by the kernel have none, and
+ * the copy engine copies them, runs adjacent on both sides merged into one
+ * copy (ess_cuda_copy_ce).
+ */
+static int fetch_ce(struct ess_backend *be, uint32_t layer, uint32_t nreq, cudaStream_t s)
+{
+	struct cuda_be *cb = (struct cuda_be *)be->priv;
+	const struct ess_backend_geom *g = &be->geom;
+	const uint64_t nk = (uint64_t)nreq * g->topk;
+	CK(be, cudaMemcpyAsync(cb->ce_nmiss_h, cb->nmiss_d, (size_t)nreq * 4, cudaMemcpyDeviceToHost, s));
+	CK(be, cudaMemcpyAsync(cb->ce_off_h, cb->moff_d, nk * 8, cudaMemcpyDeviceToHost, s));
+	CK(be, cudaMemcpyAsync(cb->ce_slot_h, cb->mslot_d, nk * 4, cudaMemcpyDeviceToHost, s));
+	CK(be, cudaStreamSynchronize(s));
+	uint32_t n = 0;
+	for (uint32_t b = 0; b < nreq; b++) {
+		const uint32_t m = cb->ce_nmiss_h[b];
+		if (m > g->topk)
+			return fail(be, -EIO, "cuda backend: batch row %u has %u misses, more than top-k %u",
+				    b, m, g->topk);
+		/* compacted in place: n <= b * topk + j */
+		for (uint32_t j = 0; j < m; j++, n++) {
+			cb->ce_off_h[n] = cb->ce_off_h[(uint64_t)b * g->topk + j];
+			cb->ce_slot_h[n] = cb->ce_slot_h[(uint64_t)b * g->topk + j];
+		}
+	}
+	if (n == 0)
+		return 0;
+	int rc = ess_cuda_copy_ce(be->pool_base, cuda_hot_layer(be, layer), g->entry_bytes,
+				  cb->ce_off_h, cb->ce_slot_h, n, 0, NULL, s);
+	return rc ? manage_fail(be, rc, "copy-engine fetch") : 0;
+}
+
 static int cuda_resolve(struct ess_backend *be, uint32_t layer, uint32_t nreq,
 			const uint32_t *reqs, const int32_t *topk, int32_t *slots_out, void *stream)
 {
 	struct cuda_be *cb = (struct cuda_be *)be->priv;
 	const struct ess_backend_geom *g = &be->geom;
 	cudaStream_t s = (cudaStream_t)stream;
+	const int ce = (g->flags & ESS_CFG_FETCH_CE) != 0;
 	if (nreq == 0)
 		return 0;
 	CK(be, cudaSetDevice(cb->dev));
+	if (ce) {
+		cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+		CK(be, cudaStreamIsCapturing(s, &cs));
+		if (cs != cudaStreamCaptureStatusNone)
+			return fail(be, -EINVAL, "cuda backend: ESS_CFG_FETCH_CE: a resolve brings its "
+				    "miss list to the host and cannot be captured in a CUDA graph");
+	}
 	if (wait_tables(be, s))
 		return -EIO;
 	CK(be, cudaMemcpyAsync(cb->reqs_d, reqs, (size_t)nreq * 4, cudaMemcpyHostToDevice, s));
@@ -557,12 +615,13 @@ static int cuda_resolve(struct ess_backend *be, uint32_t layer, uint32_t nreq,
 	a.nreq = nreq;
 	a.topk_rows = topk;
 	a.slots_out = slots_out;
+	a.do_fetch = !ce;
 	const int ft = ft_begin(be, s);
 	int rc = ess_cuda_manage(&a, g->max_requests, stream);
 	if (rc)
 		return manage_fail(be, rc, "resolve");
 	ft_end(be, ft, s);
-	return 0;
+	return ce ? fetch_ce(be, layer, nreq, s) : 0;
 }
 
 static int cuda_stats_flush(struct ess_backend *be)

@@ -16,8 +16,9 @@ memory.
     # slots now holds layer-global slot ids into ctx.hot_layer(layer)
 
 The flags of struct ess_config are keywords: data_check=, no_heat=,
-no_stat= (no statistics segment for ess-stat; ctx.stats() still counts)
-and pool_locked=.
+no_stat= (no statistics segment for ess-stat; ctx.stats() still counts),
+pool_locked= and fetch_ce= (CUDA backend: misses copied by the copy
+engine, not SM loads).
 
 Errors raise ess.Error, carrying the negative errno (.code) and libess's
 message.  The library is found through $ESS_LIB, then the build directory
@@ -38,6 +39,7 @@ CFG_DATA_CHECK = 1 << 0
 CFG_NO_HEAT = 1 << 1
 CFG_POOL_LOCKED = 1 << 2
 CFG_NO_STAT = 1 << 3
+CFG_FETCH_CE = 1 << 4
 
 
 class Config(ctypes.Structure):
@@ -213,7 +215,8 @@ class Context:
                  max_requests=None, max_tokens=None, pool_bytes=None,
                  extent_tokens=None, policy=None, pool="auto", backend="cpu",
                  device=0, numa_node=-1, region_name=None, data_check=False,
-                 no_heat=False, no_stat=False, pool_locked=False, lib=None):
+                 no_heat=False, no_stat=False, pool_locked=False,
+                 fetch_ce=False, lib=None):
         self._lib = load_library(lib)
         cfg = Config()
         self._lib.ess_config_default(ctypes.byref(cfg))
@@ -244,6 +247,8 @@ class Context:
             cfg.flags |= CFG_NO_STAT
         if pool_locked:
             cfg.flags |= CFG_POOL_LOCKED
+        if fetch_ce:
+            cfg.flags |= CFG_FETCH_CE
         err = ctypes.create_string_buffer(512)
         h = ctypes.c_void_p()
         rc = self._lib.ess_create(ctypes.byref(cfg), ctypes.byref(h), err, len(err))

@@ -74,8 +74,16 @@ enum ess_pool_kind {
 				       * (include/ess/stat.h): ess-stat does
 				       * not see the context; ess_stats_get()
 				       * works as always */
+#define ESS_CFG_FETCH_CE    (1u << 4) /* CUDA backend: a resolve's misses are
+				       * copied by the copy engine (no SMs)
+				       * instead of SM loads; the miss list
+				       * comes to the host first, so each
+				       * resolve waits for its management
+				       * kernel and cannot be captured in a
+				       * CUDA graph.  The CPU backend ignores
+				       * it. */
 #define ESS_CFG_FLAGS (ESS_CFG_DATA_CHECK | ESS_CFG_NO_HEAT | \
-		       ESS_CFG_POOL_LOCKED | ESS_CFG_NO_STAT)
+		       ESS_CFG_POOL_LOCKED | ESS_CFG_NO_STAT | ESS_CFG_FETCH_CE)
 
 struct ess_config {
 	uint32_t size;		/* sizeof(struct ess_config) */

@@ -8,7 +8,8 @@
  * occupancy (hot_used_bytes), also after a request's removal; the CUDA
  * backend's fetch time (GPU events) must be measured.  A bad row must fail
  * (CPU) or set the deferred error reported by ess_sync (CUDA) with -1 slot
- * ids.
+ * ids.  All of it twice: the second time the CUDA context fetches its
+ * misses with the copy engine (ESS_CFG_FETCH_CE) instead of SM loads.
  * Without a CUDA device (or libess-cuda.so) it prints a skip.
  */
 #include <errno.h>
@@ -29,13 +30,14 @@
 #define STEPS 30
 
 static int n_tests, n_fail;
+static const char *pass_name = "";	/* prefix of the second pass's lines */
 
 static void ok(int cond, const char *what)
 {
 	n_tests++;
 	if (!cond)
 		n_fail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n_tests, what);
+	printf("%sok %d - %s%s\n", cond ? "" : "not ", n_tests, pass_name, what);
 	fflush(stdout);
 }
 
@@ -100,39 +102,25 @@ static void next_row(int32_t *prev, int32_t *row, uint32_t held)
 	memcpy(prev, row, sizeof(int32_t) * TOPK);
 }
 
-int main(void)
+/* The whole comparison, the CUDA context made with gflags added; returns
+ * -ENODEV without a device, 1 when a context could not be made, else 0. */
+static int compare(uint32_t gflags)
 {
 	struct ess_config cc, gc;
 	ess_ctx *cpu = NULL, *gpu = NULL;
 	char err[512];
-	const char *seed = getenv("ESS_SEED");
 
-	rs = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) | 1;
-	/* build/tests/gpu/backend-cuda -> build/libess-cuda.so */
-	if (!getenv("ESS_CUDA_LIB")) {
-		char exe[4096], lib[4200];
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		if (n > 0) {
-			exe[n] = 0;
-			char *slash = strrchr(exe, '/');
-			if (slash)
-				*slash = 0;
-			snprintf(lib, sizeof(lib), "%s/../../libess-cuda.so", exe);
-			setenv("ESS_CUDA_LIB", lib, 1);
-		}
-	}
 	config(&gc, ESS_BACKEND_CUDA);
+	gc.flags |= gflags;
 	const uint64_t t_start = now_ns();
 	int rc = ess_create(&gc, &gpu, err, sizeof(err));
 	if (rc == -ENODEV) {
-		printf("1..0 # SKIP no CUDA device (%s)\n", err);
-		return 0;
+		printf("# %s\n", err);
+		return -ENODEV;
 	}
-	printf("# seed %llu\n", (unsigned long long)rs);
 	ok(rc == 0, "CUDA context created");
 	if (rc) {
 		printf("# %s\n", err);
-		printf("1..%d\n", n_tests);
 		return 1;
 	}
 	config(&cc, ESS_BACKEND_CPU);
@@ -140,7 +128,6 @@ int main(void)
 	ok(rc == 0, "CPU context created");
 	if (rc) {
 		printf("# %s\n", err);
-		printf("1..%d\n", n_tests);
 		return 1;
 	}
 
@@ -321,6 +308,38 @@ int main(void)
 	free(out_g);
 	free(hc);
 	free(hg);
+	return 0;
+}
+
+int main(void)
+{
+	const char *seed = getenv("ESS_SEED");
+
+	rs = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) | 1;
+	/* build/tests/gpu/backend-cuda -> build/libess-cuda.so */
+	if (!getenv("ESS_CUDA_LIB")) {
+		char exe[4096], lib[4200];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n > 0) {
+			exe[n] = 0;
+			char *slash = strrchr(exe, '/');
+			if (slash)
+				*slash = 0;
+			snprintf(lib, sizeof(lib), "%s/../../libess-cuda.so", exe);
+			setenv("ESS_CUDA_LIB", lib, 1);
+		}
+	}
+	printf("# seed %llu\n", (unsigned long long)rs);
+	int rc = compare(0);
+	if (rc == -ENODEV) {
+		printf("1..0 # SKIP no CUDA device\n");
+		return 0;
+	}
+	if (rc == 0) {
+		pass_name = "copy engine: ";
+		printf("# the same with ESS_CFG_FETCH_CE: misses fetched by the copy engine\n");
+		compare(ESS_CFG_FETCH_CE);
+	}
 	printf("1..%d\n", n_tests);
 	return n_fail ? 1 : 0;
 }

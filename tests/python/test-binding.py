@@ -29,7 +29,7 @@ def t(cond, desc):
     print(f"{'ok' if cond else 'not ok'} {n} - {desc}")
 
 
-print("1..14")
+print("1..15")
 
 # 1-2: the ctypes mirrors have the C layout (sizes and every offset).
 probe = r"""
@@ -142,4 +142,14 @@ with tempfile.TemporaryDirectory() as sd:
                 os.environ[k] = v
     t(quiet == [], f"no_stat=True: no segment in ESS_STAT_DIR ({quiet})")
     t(len(loud) == 1, f"without it: one segment ({loud})")
+
+# 15: fetch_ce=True sets ESS_CFG_FETCH_CE, which libess accepts; the CPU
+# backend ignores it (a context is made and closed).
+try:
+    c = ess.Context(layers=1, entry_bytes=E, topk=K, slots=S, max_requests=1,
+                    max_tokens=TOK, pool_bytes=1 << 22, fetch_ce=True)
+    c.close()
+    t(True, "fetch_ce=True: accepted (the CPU backend ignores it)")
+except ess.Error as e:
+    t(False, f"fetch_ce=True: accepted ({e.message})")
 sys.exit(1 if failed else 0)
