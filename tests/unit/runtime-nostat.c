@@ -137,14 +137,16 @@ int main(void)
 	n = files(&segs);
 	ok(n == 0, "both destroyed: directory empty");
 
-	/* an unknown flag beside it: refused, nothing published */
-	cfg(&c, ESS_CFG_NO_STAT << 1);
+	/* an unknown flag beside it (the lowest bit no flag uses):
+	 * refused, nothing published */
+	const uint32_t unknown = (ESS_CFG_FLAGS + 1) & ~ESS_CFG_FLAGS;
+	cfg(&c, unknown);
 	loud = NULL;
 	r = ess_create(&c, &loud, err, sizeof(err));
 	n = files(&segs);
 	ok(r == -EINVAL && !loud && strstr(err, "unknown flags") && n == 0,
-	   "unknown flag 0x%x refused: %s", ESS_CFG_NO_STAT << 1, err);
-	cfg(&c, ESS_CFG_NO_STAT | ESS_CFG_NO_STAT << 1);
+	   "unknown flag 0x%x refused: %s", unknown, err);
+	cfg(&c, ESS_CFG_NO_STAT | unknown);
 	r = ess_create(&c, &loud, err, sizeof(err));
 	ok(r == -EINVAL && !loud && files(&segs) == 0,
 	   "NO_STAT with an unknown flag: refused too");
