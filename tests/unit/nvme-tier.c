@@ -12,52 +12,15 @@
  */
 #include <sys/stat.h>
 
-#include "ess/ess.h"
-#include "ess/nvme.h"
-#include "nvme-tap.h"
-
-#define LAYERS 2
-#define EB 64		/* entry bytes */
-#define ET 64		/* extent tokens: 4 KiB extents */
-#define TOK 512		/* tokens per (request, layer): 8 extents */
-#define NREQ 2
-#define TOPK 8
+#include "tier-tap.h"
 
 static char path[256];
-static uint8_t rows[NREQ][LAYERS][TOK * EB];
-
 static uint32_t cfg_flags;
 static uint32_t store_flags;	/* added to the tier's store_flags */
 
 static ess_ctx *make_ctx(uint32_t *req)
 {
-	struct ess_config c;
-	ess_ctx *ctx = NULL;
-	char err[256];
-
-	ess_config_default(&c);
-	c.layers = LAYERS;
-	c.entry_bytes = EB;
-	c.topk = TOPK;
-	c.slots = 16;
-	c.max_requests = 4;
-	c.max_tokens = 1024;
-	c.extent_tokens = ET;
-	c.pool_bytes = 64 * ET * EB;	/* 64 extents */
-	c.pool = ESS_POOL_FALLBACK;
-	c.flags |= cfg_flags;
-	if (ess_create(&c, &ctx, err, sizeof(err))) {
-		printf("Bail out! ess_create: %s\n", err);
-		exit(1);
-	}
-	for (uint32_t r = 0; r < NREQ; r++) {
-		if (ess_request_add(ctx, 100 + r, &req[r]))
-			exit(1);
-		for (uint32_t l = 0; l < LAYERS; l++)
-			if (ess_ingest(ctx, req[r], l, 0, TOK, rows[r][l]))
-				exit(1);
-	}
-	return ctx;
+	return tier_make_ctx(cfg_flags, req);
 }
 
 static int attach(ess_ctx *ctx, uint64_t cap, uint32_t high, uint32_t low)
@@ -95,33 +58,10 @@ static int resolve_matches(ess_ctx *ctx, uint32_t req, uint32_t r,
 		if (topk[j] < 0)
 			continue;
 		if (out[j] < 0 || memcmp(hot + (size_t)out[j] * EB,
-					 rows[r][layer] + (size_t)topk[j] * EB, EB))
+					 tier_rows[r][layer] + (size_t)topk[j] * EB, EB))
 			return 0;
 	}
 	return 1;
-}
-
-static int host_matches(ess_ctx *ctx, uint32_t req, uint32_t r)
-{
-	for (uint32_t l = 0; l < LAYERS; l++)
-		for (uint32_t t = 0; t < TOK; t++) {
-			const void *h = ess_host_row(ctx, req, l, t);
-
-			if (ess_tier_demoted(ctx, req, l, t) == 1 || !h ||
-			    memcmp(h, rows[r][l] + (size_t)t * EB, EB))
-				return 0;
-		}
-	return 1;
-}
-
-static uint32_t demoted_extents(ess_ctx *ctx, uint32_t req)
-{
-	uint32_t n = 0;
-
-	for (uint32_t l = 0; l < LAYERS; l++)
-		for (uint32_t e = 0; e < TOK / ET; e++)
-			n += ess_tier_demoted(ctx, req, l, e * ET) == 1;
-	return n;
 }
 
 static void scenario(void)
@@ -133,7 +73,7 @@ static void scenario(void)
 	ess_ctx *ctx;
 	int ret, fd;
 
-	rng_fill(rows, sizeof(rows));
+	rng_fill(tier_rows, sizeof(tier_rows));
 	ctx = make_ctx(req);
 
 	/* Input checks. */
@@ -192,13 +132,13 @@ static void scenario(void)
 	/* Park and resume a whole request. */
 	ret = ess_tier_park(ctx, req[0]);
 	ess_tier_stats_get(ctx, &s);
-	tap_ok(ret == 0 && demoted_extents(ctx, req[0]) == 16,
+	tap_ok(ret == 0 && tier_demoted_extents(ctx, req[0]) == 16,
 	       "park demotes all 16 extents of request 0");
 	topk[0] = 1;
 	tap_ok(ess_tier_prepare(ctx, 0, 1, &req[0], topk) == -EBUSY,
 	       "prepare of a parked request: -EBUSY");
 	ret = ess_tier_resume(ctx, req[0]);
-	tap_ok(ret == 0 && ess_tier_poll(ctx, 1) == 0 && host_matches(ctx, req[0], 0),
+	tap_ok(ret == 0 && ess_tier_poll(ctx, 1) == 0 && tier_host_matches(ctx, req[0], 0),
 	       "resume prefetches every extent back, all rows exact");
 	ess_tier_stats_get(ctx, &s);
 	tap_ok(s.prefetch_reads == 16 && s.parks == 1 && s.resumes == 1,
@@ -230,16 +170,16 @@ static void scenario(void)
 	tap_ok(!ret && strstr(ess_errmsg(ctx), "CRC32C"),
 	       "damaged tier file: read-back fails with -EBADMSG (%s)", ess_errmsg(ctx));
 	ess_tier_stats_get(ctx, &s);
-	tap_ok(demoted_extents(ctx, req[0]) == 16 && s.read_failures == 16 &&
+	tap_ok(tier_demoted_extents(ctx, req[0]) == 16 && s.read_failures == 16 &&
 	       s.store.checksum_failures == 16,
 	       "every damaged extent stays demoted, none returned as good");
 	tap_ok(ess_tier_prepare(ctx, 0, 1, &req[1], NULL) == 0 &&
-	       host_matches(ctx, req[1], 1),
+	       tier_host_matches(ctx, req[1], 1),
 	       "request 1 is unaffected by request 0's damage");
 	tap_ok(ess_tier_detach(ctx) == -EBADMSG,
 	       "detach refuses while a damaged extent cannot be read back");
 	tap_ok(ess_tier_forget(ctx, req[0]) == 0 && ess_tier_detach(ctx) == 0 &&
-	       host_matches(ctx, req[1], 1),
+	       tier_host_matches(ctx, req[1], 1),
 	       "after forgetting request 0, detach reads everything back, request 1 exact");
 	ess_request_remove(ctx, req[0]);
 	ess_destroy(ctx);
@@ -275,7 +215,7 @@ static void scenario(void)
 		hot = ess_hot_layer(ctx, 1);
 		for (int j = 0; good && j < TOPK; j++)
 			good = !memcmp(hot + (size_t)out[j] * EB,
-				       rows[1][1] + (size_t)topk[j] * EB, EB);
+				       tier_rows[1][1] + (size_t)topk[j] * EB, EB);
 		tap_ok(good, "ess_resolve alone waits for the resumed extents it needs");
 	}
 	ess_tier_poll(ctx, 1);
@@ -298,7 +238,7 @@ static void scenario(void)
 	ess_tier_stats_get(ctx, &s);
 	tap_ok(ret >= 16 && s.on_nvme == (uint64_t)ret - 16 &&
 	       s.store.slots_used == s.on_nvme &&
-	       demoted_extents(ctx, req[0]) == 0,
+	       tier_demoted_extents(ctx, req[0]) == 0,
 	       "removing a parked request drops its 16 NVMe copies");
 	ess_destroy(ctx);
 
@@ -310,8 +250,8 @@ static void scenario(void)
 	tap_ok(ret == -ENOSPC && s.demoted == 4 && s.pool_used == 28,
 	       "full store: balance fails with -ENOSPC after 4 demotions (%s)",
 	       ess_errmsg(ctx));
-	tap_ok(ess_tier_detach(ctx) == 0 && host_matches(ctx, req[0], 0) &&
-	       host_matches(ctx, req[1], 1),
+	tap_ok(ess_tier_detach(ctx) == 0 && tier_host_matches(ctx, req[0], 0) &&
+	       tier_host_matches(ctx, req[1], 1),
 	       "nothing lost: every row exact after detach");
 	ess_destroy(ctx);
 }
