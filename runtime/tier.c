@@ -716,13 +716,11 @@ static int bring_back(struct ess_tier *t, const char *fn, uint32_t layer,
 				if (tok < 0 || (uint32_t)tok >= held)
 					continue;	/* the core rejects it */
 				i = ent(t, req, layer, (uint32_t)tok / t->et);
-				if (t->count[i] < UINT32_MAX)
-					t->count[i]++;
 			} else {
 				i = ent(t, req, layer, j);
-				if (t->count[i] < UINT32_MAX)
-					t->count[i]++;
 			}
+			if (t->count[i] < UINT32_MAX)
+				t->count[i]++;
 			if (LOC_STATE(t->loc[i]) == ST_DEMOTED)
 				ret = start_read(t, i, flags);
 		}
