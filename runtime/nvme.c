@@ -416,8 +416,6 @@ static void vt_finish_head(struct ess_nvme *st)
 	struct op *op = &st->ops[atomic_load_explicit(&v->ring[v->walked % v->size],
 						       memory_order_relaxed)];
 	uint32_t want = VS_QUEUED, seq;
-	uint64_t end = 0, t;
-	unsigned int i = 0;
 
 	if (atomic_compare_exchange_strong_explicit(&op->vstate, &want,
 						    VS_CALLER,
@@ -429,17 +427,9 @@ static void vt_finish_head(struct ess_nvme *st)
 	if (want != VS_THREAD)
 		return;		/* done already */
 	st->st.verifier_waits++;
+	if (spin_while(&op->vstate, VS_THREAD, VT_RESULT_SPIN_NS) != VS_THREAD)
+		return;
 	while (atomic_load_explicit(&op->vstate, memory_order_acquire) == VS_THREAD) {
-		cpu_relax();
-		if (++i % 64)
-			continue;
-		t = mono_ns();
-		if (!end) {
-			end = t + VT_RESULT_SPIN_NS;
-			continue;
-		}
-		if (t < end)
-			continue;
 		/* Preempted mid-CRC, most likely: sleep until it is done. */
 		seq = atomic_load(&v->done_seq);
 		atomic_store(&v->r_sleeping, 1);
@@ -1035,11 +1025,20 @@ static void push_cpl(struct ess_nvme *st, const struct ess_nvme_cpl *c)
 	}
 }
 
+/* The completion record of operation idx, before its status is known. */
+static struct ess_nvme_cpl cpl_of(const struct ess_nvme *st, unsigned int idx)
+{
+	const struct op *op = &st->ops[idx];
+	struct ess_nvme_cpl c = { .tag = op->tag, .slot = op->slot,
+				  .op = op->kind, .handle = idx + 1 };
+
+	return c;
+}
+
 static void complete_op(struct ess_nvme *st, unsigned int idx, int res)
 {
 	struct op *op = &st->ops[idx];
-	struct ess_nvme_cpl c = { .tag = op->tag, .slot = op->slot,
-				  .op = op->kind, .handle = idx + 1 };
+	struct ess_nvme_cpl c = cpl_of(st, idx);
 	bool deliver = true;
 
 	if (st->inject_nth && st->inject_op == op->kind &&
@@ -1082,8 +1081,7 @@ static void vt_walk(struct ess_nvme *st, bool head)
 		unsigned int idx = atomic_load_explicit(&v->ring[v->walked % v->size],
 							memory_order_relaxed);
 		struct op *op = &st->ops[idx];
-		struct ess_nvme_cpl c = { .tag = op->tag, .slot = op->slot,
-					  .op = op->kind, .handle = idx + 1 };
+		struct ess_nvme_cpl c = cpl_of(st, idx);
 
 		s = atomic_load_explicit(&op->vstate, memory_order_acquire);
 		if (s != VS_DONE && s != VS_CALLER)
