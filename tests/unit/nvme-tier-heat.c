@@ -18,17 +18,7 @@
 
 #include "uapi/ess.h"
 #include "../../runtime/internal.h"
-#include "ess/nvme.h"
-#include "nvme-tap.h"
-
-#define LAYERS 2
-#define EB 64
-#define ET 64		/* 4 KiB extents = one heat block each */
-#define TOK 512
-#define NREQ 2
-#define TOPK 8
-
-static uint8_t rows[NREQ][LAYERS][TOK * EB];
+#include "tier-tap.h"
 
 /* Heat block of the extent holding token tok of (req, layer). */
 static uint32_t block_of(ess_ctx *ctx, uint32_t req, uint32_t layer,
@@ -41,16 +31,7 @@ static uint32_t block_of(ess_ctx *ctx, uint32_t req, uint32_t layer,
 
 static int rows_exact(ess_ctx *ctx, const uint32_t *req)
 {
-	int good = 1;
-
-	for (uint32_t r = 0; good && r < NREQ; r++)
-		for (uint32_t l = 0; l < LAYERS; l++)
-			for (uint32_t t = 0; t < TOK; t++) {
-				const void *h = ess_host_row(ctx, req[r], l, t);
-
-				good &= h && !memcmp(h, rows[r][l] + (size_t)t * EB, EB);
-			}
-	return good;
+	return tier_host_matches(ctx, req[0], 0) && tier_host_matches(ctx, req[1], 1);
 }
 
 static struct ess_config cfg;
@@ -63,34 +44,20 @@ static ess_ctx *setup(const char *name, uint32_t flags, const char *path, const 
 {
 	ess_ctx *ctx = NULL;
 	char err[256];
-	int ret, good;
+	int ret;
 
-	ess_config_default(&cfg);
-	cfg.layers = LAYERS;
-	cfg.entry_bytes = EB;
-	cfg.topk = TOPK;
-	cfg.slots = 16;
-	cfg.max_requests = 4;
-	cfg.max_tokens = 1024;
-	cfg.extent_tokens = ET;
-	cfg.pool_bytes = 64 * ET * EB;
+	tier_config(&cfg, flags);
 	cfg.pool = ESS_POOL_MODULE;
-	cfg.heat_shift = 12;
+	cfg.heat_shift = 12;	/* 4 KiB extents = one heat block each */
 	cfg.region_name = name;
-	cfg.flags |= flags;
 	ess_region_destroy(name);	/* left by an earlier run */
 	ret = ess_create(&cfg, &ctx, err, sizeof(err));
 	if (!tap_ok(ret == 0 && ctx->pool.src == ESS_POOL_SRC_MODULE,
 		    "context on /dev/ess region %s (%s)", name, ret ? err : "ok"))
 		return NULL;
-	for (uint32_t r = 0; r < NREQ; r++) {
-		good = !ess_request_add(ctx, 10 + r, &req[r]);
-		for (uint32_t l = 0; good && l < LAYERS; l++)
-			good = !ess_ingest(ctx, req[r], l, 0, TOK, rows[r][l]);
-		if (!good) {
-			printf("Bail out! ingest: %s\n", ess_errmsg(ctx));
-			return NULL;
-		}
+	if (tier_add_requests(ctx, 10, req)) {
+		printf("Bail out! ingest: %s\n", ess_errmsg(ctx));
+		return NULL;
 	}
 	ess_tier_config_default(&tcfg);
 	tcfg.path = path;
@@ -162,7 +129,7 @@ int main(void)
 	else if (nvme_scratch(path, sizeof(path), why, sizeof(why)))
 		tap_skip_all(why);
 	tap_plan(13);
-	rng_fill(rows, sizeof(rows));
+	rng_fill(tier_rows, sizeof(tier_rows));
 	ctx = setup("ess-nvme-tier-heat", 0, path, disk);
 	if (!ctx)
 		return 1;
