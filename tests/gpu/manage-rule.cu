@@ -11,7 +11,9 @@
  * (for compute-sanitizer), ESS_MANAGE_ONLY=text only the geometries whose
  * name holds text.  Each geometry runs under the blocks per request the
  * launcher picks, or those its flags force (one block, a cluster of 2 or
- * 4 blocks), batches above the SM count included.
+ * 4 blocks), batches above the SM count included.  The "-map" geometries
+ * also hand the kernels a token -> slot map (hs_map), checked after every
+ * step against the hot set it mirrors (ESS_MANAGE_ONLY=map runs just them).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,6 +29,9 @@ extern "C" {
 #define LAYER 1		/* the layer exercised: not 0, so offsets matter */
 #define ENTRY 656u
 #define EXT_SHIFT 8u	/* 256 tokens per extent */
+/* geom.flags bit of the test alone (stripped before ess_manage_args.flags):
+ * the geometry keeps a token -> slot map, hs_map */
+#define GEOM_MAP (1u << 30)
 
 struct geom {
 	const char *name;
@@ -35,7 +40,7 @@ struct geom {
 	uint32_t unused_pct;	/* share of -1 entries */
 	int graph_from;		/* steps from here on replay a CUDA graph (-1 never) */
 	uint32_t policy;	/* enum ess_policy_id (0: LRU) */
-	uint32_t flags;		/* ESS_MANAGE_* of every step */
+	uint32_t flags;		/* ESS_MANAGE_* of every step, GEOM_MAP */
 };
 
 struct state {
@@ -57,6 +62,10 @@ struct state {
 	uint64_t *ext_d, *moff_d, *cnt_d;
 	int32_t *topk_d, *out_d, *mslot_d, *mtok_d, *err_d;
 	unsigned char *hot_d;
+	/* token -> slot map, [LAYERS][max_req][map_cap] (GEOM_MAP, else NULL);
+	 * map_cap covers every token a request can hold */
+	uint16_t *map_d;
+	uint32_t map_cap;
 	/* counters summed from the reference */
 	uint64_t hits, misses, evictions, lookups, resolves;
 };
@@ -134,6 +143,12 @@ static void setup(struct state *st, const struct geom *g)
 	CK(cudaMalloc(&st->hot_d, (uint64_t)g->max_req * g->slots * ENTRY));
 	CK(cudaMemset(st->hot_d, 0xA5, (uint64_t)g->max_req * g->slots * ENTRY));
 	CK(cudaMemcpy(st->ext_d, st->ext_h, 8ull * nmap * st->max_ext, cudaMemcpyHostToDevice));
+	if (g->flags & GEOM_MAP) {
+		st->map_cap = st->max_ext << EXT_SHIFT;
+		const uint64_t nm = (uint64_t)LAYERS * g->max_req * st->map_cap;
+		CK(cudaMalloc(&st->map_d, 2 * nm));
+		CK(cudaMemset(st->map_d, 0xff, 2 * nm));	/* ESS_MAP_NONE: empty */
+	}
 }
 
 static void teardown(struct state *st)
@@ -148,7 +163,7 @@ static void teardown(struct state *st)
 	free(st->ntok_h);
 	void *d[] = {st->tok_d, st->key_d, st->freq_d, st->t_d, st->reqs_d, st->ntok_d,
 		     st->nmiss_d, st->ext_d, st->moff_d, st->cnt_d, st->topk_d, st->out_d,
-		     st->mslot_d, st->mtok_d, st->err_d, st->hot_d};
+		     st->mslot_d, st->mtok_d, st->err_d, st->hot_d, st->map_d};
 	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
 		cudaFree(d[i]);
 }
@@ -227,6 +242,46 @@ static void force_miss(const struct state *st, uint32_t r, int32_t *row)
 	}
 }
 
+/* Make row (of request r) name one token twice, a token the hot set holds
+ * (held) or one it does not: a duplicate hit or a duplicate miss.  A row
+ * entry of that kind is doubled where there is one, else a token from
+ * outside the row replaces the first valid entry and another; the number
+ * of valid entries stays.  0 where no such token or no second valid entry
+ * exists. */
+static int dup_token(const struct state *st, uint32_t r, int32_t *row, int held)
+{
+	const uint32_t K = st->g->topk;
+	const struct ess_hotset *h = &st->ref[r];
+	const uint32_t ntok = st->ntok_h[r * LAYERS + LAYER];
+	uint32_t i, p = K, q = K;
+	int32_t tok = -1;
+	for (i = 0; i < K && tok < 0; i++)
+		if (row[i] >= 0 && (ess_hotset_lookup(h, row[i]) >= 0) == held) {
+			tok = row[i];
+			p = i;
+		}
+	/* none in the row: then no row entry is of that kind, so any token
+	 * of that kind is outside the row */
+	for (i = 0; held && tok < 0 && i < h->nslots; i++)
+		tok = h->token[i];
+	for (int32_t u = 0; !held && tok < 0 && (uint32_t)u < ntok; u++)
+		if (ess_hotset_lookup(h, u) < 0)
+			tok = u;
+	if (tok < 0)
+		return 0;
+	for (i = 0; i < K && (p == K || q == K); i++)
+		if (row[i] >= 0 && row[i] != tok && i != p) {
+			if (p == K)
+				p = i;
+			else
+				q = i;
+		}
+	if (p == K || q == K)
+		return 0;
+	row[p] = row[q] = tok;
+	return 1;
+}
+
 static struct ess_manage_args make_args(const struct state *st)
 {
 	const struct geom *g = st->g;
@@ -240,7 +295,11 @@ static struct ess_manage_args make_args(const struct state *st)
 	a.slots = g->slots;
 	a.topk = g->topk;
 	a.policy = g->policy;
-	a.flags = g->flags;
+	a.flags = g->flags & ~GEOM_MAP;
+	if (st->map_d) {
+		a.hs_map = st->map_d + (uint64_t)LAYER * g->max_req * st->map_cap;
+		a.map_cap = st->map_cap;
+	}
 	a.nreq = g->nreq;
 	a.reqs = st->reqs_d;
 	a.topk_rows = st->topk_d;
@@ -436,6 +495,111 @@ static uint32_t compare_state(const struct state *st)
 	return bad;
 }
 
+/*
+ * The map of LAYER against the hot-set tokens on the device: every held
+ * token maps to its slot, and a request has as many map entries as held
+ * tokens (no stale entry survives an eviction or a refused row); the other
+ * layer's map stays empty.  Together with compare_state this makes the map
+ * the reference's.  Returns the mismatches, the first printed if verbose.
+ */
+static uint32_t check_map(const struct state *st, int verbose)
+{
+	const struct geom *g = st->g;
+	if (!st->map_d)
+		return 0;
+	const uint32_t S = g->slots, cap = st->map_cap;
+	const uint64_t n = (uint64_t)g->max_req * S, nm = (uint64_t)g->max_req * cap;
+	int32_t *tok = (int32_t *)malloc(4 * n);
+	uint16_t *map = (uint16_t *)malloc(2 * LAYERS * nm);
+	CK(cudaMemcpy(tok, st->tok_d + (uint64_t)LAYER * n, 4 * n, cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(map, st->map_d, 2 * LAYERS * nm, cudaMemcpyDeviceToHost));
+	uint32_t bad = 0;
+	char first[160] = "";
+	for (uint32_t r = 0; r < g->max_req; r++) {
+		const uint16_t *m = map + (uint64_t)LAYER * nm + (uint64_t)r * cap;
+		uint32_t held = 0, mapped = 0;
+		for (uint32_t s = 0; s < S; s++) {
+			const int32_t t = tok[(uint64_t)r * S + s];
+			if (t < 0)
+				continue;
+			held++;
+			if ((uint32_t)t >= cap || m[t] != s) {
+				if (!bad++)
+					snprintf(first, sizeof(first),
+						 "request %u slot %u holds token %d, its map entry is %d", r, s,
+						 t, (uint32_t)t < cap ? (int)m[t] : -1);
+			}
+		}
+		for (uint32_t u = 0; u < cap; u++)
+			mapped += m[u] != ESS_MAP_NONE;
+		if (mapped != held && !bad++)
+			snprintf(first, sizeof(first), "request %u: %u map entries for %u tokens held", r,
+				 mapped, held);
+	}
+	for (uint64_t i = 0; i < LAYERS * nm; i++) {
+		if (i / nm == LAYER || map[i] == ESS_MAP_NONE)
+			continue;
+		if (!bad++)
+			snprintf(first, sizeof(first), "layer %llu entry %llu written (%u)",
+				 (unsigned long long)(i / nm), (unsigned long long)(i % nm), map[i]);
+	}
+	if (bad && verbose)
+		printf("# %s: token -> slot map: %u mismatches, first: %s\n", g->name, bad, first);
+	free(tok);
+	free(map);
+	return bad;
+}
+
+/* check_map must see a map that lost a held token's entry, and one that
+ * kept a token no slot holds (what a kernel that forgot to write the map,
+ * or to clear it on eviction, would leave).  The map is put back. */
+static int check_map_bites(const struct state *st)
+{
+	const struct geom *g = st->g;
+	const uint64_t base = (uint64_t)LAYER * g->max_req * st->map_cap;
+	int32_t *tok = (int32_t *)malloc(4ull * g->max_req * g->slots);
+	CK(cudaMemcpy(tok, st->tok_d + (uint64_t)LAYER * g->max_req * g->slots,
+		      4ull * g->max_req * g->slots, cudaMemcpyDeviceToHost));
+	uint32_t r, s = 0;
+	for (r = 0; r < g->max_req; r++) {
+		for (s = 0; s < g->slots && tok[(uint64_t)r * g->slots + s] < 0; s++)
+			;
+		if (s < g->slots)
+			break;
+	}
+	if (r == g->max_req) {
+		printf("# %s: no token held anywhere\n", g->name);
+		free(tok);
+		return 0;
+	}
+	const uint16_t none = ESS_MAP_NONE, slot = (uint16_t)s;
+	uint16_t was;
+	/* lost: the held token's entry cleared */
+	uint16_t *e = st->map_d + base + (uint64_t)r * st->map_cap + tok[(uint64_t)r * g->slots + s];
+	CK(cudaMemcpy(&was, e, 2, cudaMemcpyDeviceToHost));
+	CK(cudaMemcpy(e, &none, 2, cudaMemcpyHostToDevice));
+	const int lost = check_map(st, 0) != 0;
+	CK(cudaMemcpy(e, &was, 2, cudaMemcpyHostToDevice));
+	/* stale: a token r does not hold (an empty entry) names a slot */
+	int stale = 0;
+	uint16_t *m = (uint16_t *)malloc(2ull * st->map_cap);
+	CK(cudaMemcpy(m, st->map_d + base + (uint64_t)r * st->map_cap, 2ull * st->map_cap,
+		      cudaMemcpyDeviceToHost));
+	for (uint32_t u = 0; u < st->map_cap; u++)
+		if (m[u] == ESS_MAP_NONE) {
+			e = st->map_d + base + (uint64_t)r * st->map_cap + u;
+			CK(cudaMemcpy(e, &slot, 2, cudaMemcpyHostToDevice));
+			stale = check_map(st, 0) != 0;
+			CK(cudaMemcpy(e, &none, 2, cudaMemcpyHostToDevice));
+			break;
+		}
+	free(m);
+	free(tok);
+	if (!lost || !stale)
+		printf("# %s: map check missed a %s entry\n", g->name, !lost ? "lost" : "stale");
+	return lost && stale && check_map(st, 1) == 0;
+}
+
 static void pick_batch(const struct state *st, uint32_t *reqs)
 {
 	const struct geom *g = st->g;
@@ -467,7 +631,7 @@ static void run_geom(const struct geom *g, int quick)
 	cudaStream_t s;
 	CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
 	cudaGraphExec_t gexec = NULL;
-	uint32_t bad = 0, state_bad = 0;
+	uint32_t bad = 0, state_bad = 0, map_bad = 0;
 	for (uint32_t k = 0; k < steps; k++) {
 		pick_batch(&st, reqs);
 		for (uint32_t b = 0; b < B; b++) {
@@ -488,53 +652,78 @@ static void run_geom(const struct geom *g, int quick)
 		}
 		bad += step(&st, reqs, rows, -1, 0, gexec, s);
 		state_bad += compare_state(&st);
+		map_bad += check_map(&st, map_bad == 0);	/* the first bad step told */
 	}
 	tap_ok(bad == 0, "%s: %u steps, slot ids, miss lists, offsets and fetched rows match the reference%s",
 	       g->name, steps, gexec ? " (graph replays included)" : "");
 	tap_ok(state_bad == 0, "%s: hot-set state (token, key, freq, t) identical after every step", g->name);
+	if (st.map_d) {
+		tap_ok(map_bad == 0, "%s: token -> slot map equal to the hot set after every step", g->name);
+		tap_ok(check_map_bites(&st), "%s: the map check sees a lost and a stale map entry", g->name);
+	}
 
-	/* bad rows: each one in a batch of good rows */
-	static const struct { int code; const char *what; } cases[] = {
-		{ESS_CUDA_ERANGE, "token == tokens held"},
-		{ESS_CUDA_ERANGE, "token -7"},
-		{ESS_CUDA_EDUP, "token twice"},
-		{ESS_CUDA_ENOEXTENT, "missed tokens in unallocated extents"},
-		{ESS_CUDA_EREQ, "request id >= max_requests"},
+	/* bad rows: each one in a batch of good rows.  A repeat is found
+	 * differently where the token is held (both entries hit one slot; with
+	 * a map, both look up the same entry) and where it is not (both
+	 * would claim a victim): one case each. */
+	enum { BAD_NTOK, BAD_NEG, BAD_DUP_HIT, BAD_DUP_MISS, BAD_EXTENT, BAD_REQ };
+	static const struct { int kind, code; const char *what; } cases[] = {
+		{BAD_NTOK, ESS_CUDA_ERANGE, "token == tokens held"},
+		{BAD_NEG, ESS_CUDA_ERANGE, "token -7"},
+		{BAD_DUP_HIT, ESS_CUDA_EDUP, "held token twice: a duplicate hit"},
+		{BAD_DUP_MISS, ESS_CUDA_EDUP, "token not held twice: a duplicate miss"},
+		{BAD_EXTENT, ESS_CUDA_ENOEXTENT, "missed tokens in unallocated extents"},
+		{BAD_REQ, ESS_CUDA_EREQ, "request id >= max_requests"},
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		pick_batch(&st, reqs);
 		for (uint32_t b = 0; b < B; b++)
 			next_row(&st, reqs[b], rows + (uint64_t)b * K);
-		const int bb = (int)(rng() % B);
+		int bb = (int)(rng() % B);
+		/* a duplicate hit needs a request that holds something */
+		for (uint32_t j = 0; cases[c].kind == BAD_DUP_HIT && j < B; j++) {
+			uint32_t s0 = 0;
+			const struct ess_hotset *h = &st.ref[reqs[bb]];
+			while (s0 < h->nslots && h->token[s0] < 0)
+				s0++;
+			if (s0 < h->nslots)
+				break;
+			bb = (bb + 1) % (int)B;
+		}
 		int32_t *row = rows + (uint64_t)bb * K;
-		uint32_t i0 = 0, i1;
+		uint32_t i0 = 0;
 		while (row[i0] < 0)
 			i0++;
-		i1 = i0 + 1;
-		while (i1 < K && row[i1] < 0)
-			i1++;
 		const uint32_t r = reqs[bb];
 		uint64_t ei = 0;
 		uint64_t *saved = (uint64_t *)malloc(8ull * st.max_ext);
-		switch (c) {
-		case 0: row[i0] = (int32_t)st.ntok_h[r * LAYERS + LAYER]; break;
-		case 1: row[i0] = -7; break;
-		case 2: row[i1 < K ? i1 : i0] = row[i0]; break;
-		case 3:	/* every extent of (r, LAYER) gone: the row's misses have none */
+		int made = 1;
+		switch (cases[c].kind) {
+		case BAD_NTOK: row[i0] = (int32_t)st.ntok_h[r * LAYERS + LAYER]; break;
+		case BAD_NEG: row[i0] = -7; break;
+		case BAD_DUP_HIT: made = dup_token(&st, r, row, 1); break;
+		case BAD_DUP_MISS: made = dup_token(&st, r, row, 0); break;
+		case BAD_EXTENT:	/* every extent of (r, LAYER) gone: the row's misses have none */
 			force_miss(&st, r, row);
 			ei = ((uint64_t)r * LAYERS + LAYER) * st.max_ext;
 			memcpy(saved, st.ext_h + ei, 8ull * st.max_ext);
 			for (uint32_t e = 0; e < st.max_ext; e++)
 				st.ext_h[ei + e] = UINT64_MAX;
 			break;
-		case 4: reqs[bb] = g->max_req + 3; break;
+		case BAD_REQ: reqs[bb] = g->max_req + 3; break;
 		}
 		uint32_t nbad = 0;
-		nbad = step(&st, reqs, rows, bb, cases[c].code, NULL, s);
-		if (c == 3)
+		if (made) {
+			nbad = step(&st, reqs, rows, bb, cases[c].code, NULL, s);
+		} else {
+			printf("# %s: no row for the case (%s)\n", g->name, cases[c].what);
+			nbad = 1;
+		}
+		if (cases[c].kind == BAD_EXTENT)
 			memcpy(st.ext_h + ei, saved, 8ull * st.max_ext);
 		free(saved);
 		nbad += compare_state(&st);
+		nbad += check_map(&st, 1);
 		tap_ok(nbad == 0, "%s: bad row (%s) sets error %s, writes -1, changes nothing; other rows resolved",
 		       g->name, cases[c].what, ess_cuda_err_name(cases[c].code));
 	}
@@ -554,6 +743,16 @@ static void run_geom(const struct geom *g, int quick)
 	free(reqs);
 	free(rows);
 	teardown(&st);
+}
+
+/* g with a token -> slot map, named name, plus the flags force (a block
+ * count the map variant pins where g leaves the choice) */
+static void run_geom_map(const struct geom *g, const char *name, uint32_t force, int quick)
+{
+	struct geom m = *g;
+	m.name = name;
+	m.flags |= GEOM_MAP | force;
+	run_geom(&m, quick);
 }
 
 /* More valid entries than slots (topk > slots). */
@@ -593,6 +792,54 @@ static void test_bad_args(void)
 	a.flags = ESS_MANAGE_ONE_BLOCK | ESS_MANAGE_CLUSTER2;
 	tap_ok(ess_cuda_manage_cluster(&a) == -EINVAL, "one block and a cluster forced at once is -EINVAL");
 	tap_ok(ess_cuda_manage_cluster(NULL) == -EINVAL, "launcher choice with NULL args is -EINVAL");
+}
+
+/*
+ * The map's limits: a slot index must fit below ESS_MAP_NONE, and a map
+ * needs room for tokens.  Each refusal is tried on a real state of that
+ * shape, so that a launch let through by mistake stays in bounds and shows
+ * as a changed state.  (No kernel takes 65535 slots in today's shared
+ * memory, so that refusal holds without the map rule too: it pins the rule
+ * for a kernel that keeps slots out of shared memory.)
+ */
+static void test_map_args(void)
+{
+	static const struct geom g = {"map-args", 64, 48, 2, 1, 1024, 1, 70, 5, -1,
+				      ESS_POLICY_LRU, GEOM_MAP};
+	static const struct geom wide = {"map-slots-65535", 65535, 48, 1, 1, 1024, 1, 70, 5, -1,
+					 ESS_POLICY_LRU, GEOM_MAP};
+	cudaStream_t s;
+	CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+	struct state st;
+	uint32_t req = 1;
+	int32_t row[48];
+
+	setup(&st, &g);
+	next_row(&st, req, row);
+	uint32_t nbad = step(&st, &req, row, -1, 0, NULL, s);
+	nbad += compare_state(&st) + check_map(&st, 1);
+	tap_ok(nbad == 0, "%s: a step with hs_map and map_cap %u matches the reference", g.name, st.map_cap);
+	struct ess_manage_args a = make_args(&st);
+	a.map_cap = 0;
+	int rc = ess_cuda_manage(&a, g.max_req, s);
+	CK(cudaStreamSynchronize(s));
+	nbad = compare_state(&st) + check_map(&st, 1);
+	tap_ok(rc == -EINVAL && nbad == 0, "hs_map with map_cap 0 is -EINVAL (%d), state unchanged", rc);
+	teardown(&st);
+
+	setup(&st, &wide);
+	req = 0;
+	next_row(&st, req, row);	/* inputs a wrong launch would resolve */
+	CK(cudaMemcpy(st.reqs_d, &req, 4, cudaMemcpyHostToDevice));
+	CK(cudaMemcpy(st.topk_d, row, sizeof(row), cudaMemcpyHostToDevice));
+	CK(cudaMemcpy(st.ntok_d, st.ntok_h, 4 * LAYERS * wide.max_req, cudaMemcpyHostToDevice));
+	a = make_args(&st);
+	rc = ess_cuda_manage(&a, wide.max_req, s);
+	CK(cudaStreamSynchronize(s));
+	nbad = compare_state(&st) + check_map(&st, 1);
+	tap_ok(rc == -EINVAL && nbad == 0, "hs_map with 65535 slots (== ESS_MAP_NONE) is -EINVAL (%d)", rc);
+	teardown(&st);
+	cudaStreamDestroy(s);
 }
 
 /* Blocks per request the launcher picks: a cluster of 4 while 4 x batch
@@ -676,6 +923,7 @@ int main(void)
 	static const struct geom big4 = {"batch-150-cluster4", 64, 48, 160, 150, 512, 40, 70, 5, 20,
 					 ESS_POLICY_LRU, ESS_MANAGE_CLUSTER4};
 	test_bad_args();
+	test_map_args();
 	test_pick();
 	run_geom(&small, quick);
 	run_geom(&dsa, quick);
@@ -697,6 +945,22 @@ int main(void)
 	run_geom(&big, quick);
 	run_geom(&big2, quick);
 	run_geom(&big4, quick);
+	/* the same with a token -> slot map: the cluster kernel finds hits in
+	 * it, the one-block kernel only keeps it */
+	run_geom_map(&small, "small-map", 0, quick);
+	run_geom_map(&dsa, "dsa-6144/2048-map", 0, quick);
+	run_geom_map(&dsa2, "dsa-cluster2-map", 0, quick);
+	run_geom_map(&dsa1, "dsa-one-block-map", 0, quick);
+	if (!quick)
+		run_geom_map(&dsa64, "dsa-batch-64-map", 0, quick);
+	run_geom_map(&match, "dsa-hist-match-map", 0, quick);
+	run_geom_map(&lfru2, "small-lfru-cluster2-map", 0, quick);
+	run_geom_map(&ret1, "small-ret-one-block-map", 0, quick);
+	run_geom_map(&radix2, "small-radix-only-cluster2-map", 0, quick);
+	run_geom_map(&stale2, "stale-keys-cluster2-map", 0, quick);
+	run_geom_map(&odd4, "odd-slots-cluster4-map", 0, quick);
+	run_geom_map(&big, "batch-150-one-block-map", ESS_MANAGE_ONE_BLOCK, quick);
+	run_geom_map(&big2, "batch-150-cluster2-map", 0, quick);
 	test_too_many();
 	printf("1..%d\n", tap_n);
 	return tap_fail ? 1 : 0;
