@@ -58,6 +58,10 @@ struct cuda_be {
 	int32_t *tok;
 	uint64_t *key;
 	uint32_t *freq, *t;
+	/* token -> slot maps, [layers][max_requests][map_cap] (see struct
+	 * ess_manage_args); NULL where they do not apply or fit */
+	uint16_t *smap;
+	uint64_t map_cap;
 	uint64_t *ext_d;	/* mirror of be->extent_off */
 	uint32_t *ntok_d;	/* mirror of be->ntokens */
 	const void *pool_d;	/* device address of the host pool */
@@ -153,7 +157,7 @@ static void cuda_fini(struct ess_backend *be)
 	cudaDeviceSynchronize();
 	void *d[] = {cb->hot, cb->tok, cb->key, cb->freq, cb->t, cb->ext_d, cb->ntok_d,
 		     cb->reqs_d, cb->rows_d, cb->slots_d, cb->moff_d, cb->mslot_d, cb->mtok_d,
-		     cb->nmiss_d, cb->err_d, cb->cnt_d, cb->held_d};
+		     cb->nmiss_d, cb->err_d, cb->cnt_d, cb->held_d, cb->smap};
 	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
 		if (d[i])
 			cudaFree(d[i]);
@@ -228,6 +232,20 @@ static int cuda_init(struct ess_backend *be)
 		TRY(cudaMemcpy(cb->ext_d, be->extent_off, nmap * g->max_extents * 8,
 			       cudaMemcpyHostToDevice));
 		TRY(cudaMemcpy(cb->ntok_d, be->ntokens, nmap * 4, cudaMemcpyHostToDevice));
+		/* The management kernels find hits through a token -> slot map
+		 * (2 bytes a token a request can hold) when the slot ids fit
+		 * its entries and it fits the GPU; else by hashing each row,
+		 * which gives the same result more slowly. */
+		cb->map_cap = (uint64_t)g->max_extents * g->extent_tokens;
+		if (g->slots < ESS_MAP_NONE && cb->map_cap <= UINT32_MAX) {
+			const uint64_t mb = (uint64_t)g->layers * g->max_requests * cb->map_cap * 2;
+			if (cudaMalloc(&cb->smap, mb) == cudaSuccess) {
+				TRY(cudaMemset(cb->smap, 0xff, mb));
+			} else {
+				(void)cudaGetLastError();
+				cb->smap = NULL;
+			}
+		}
 		cb->cnt_seen = (uint64_t *)calloc(ncnt, 8);
 		cb->cnt_now = (uint64_t *)calloc(ncnt, 8);
 		cb->off_h = (uint64_t *)calloc(g->max_requests, 8);
@@ -341,6 +359,9 @@ static int cuda_request_reset(struct ess_backend *be, uint32_t req)
 		CK(be, cudaMemset(cb->key + base, 0, (size_t)g->slots * 8));
 		CK(be, cudaMemset(cb->freq + base, 0, (size_t)g->slots * 4));
 		CK(be, cudaMemset(cb->t + (uint64_t)l * g->max_requests + req, 0, 4));
+		if (cb->smap)
+			CK(be, cudaMemset(cb->smap + ((uint64_t)l * g->max_requests + req) * cb->map_cap,
+					  0xff, cb->map_cap * 2));
 	}
 	CK(be, cudaDeviceSynchronize());
 	be->stats->hot_used_bytes -= (uint64_t)held * g->entry_bytes;
@@ -418,6 +439,10 @@ static struct ess_manage_args manage_args(struct ess_backend *be, uint32_t layer
 	a.hs_key = cb->key + lb;
 	a.hs_freq = cb->freq + lb;
 	a.hs_t = cb->t + (uint64_t)layer * g->max_requests;
+	if (cb->smap) {
+		a.hs_map = cb->smap + (uint64_t)layer * g->max_requests * cb->map_cap;
+		a.map_cap = (uint32_t)cb->map_cap;
+	}
 	a.slots = g->slots;
 	a.topk = g->topk;
 	a.policy = g->policy;

@@ -196,6 +196,7 @@ struct mbench {
 	uint32_t *freq_d, *t_d, *reqs_d, *ntok_d, *nmiss_d;
 	int32_t *rows_d, *out_d, *mslot_d, *mtok_d, *err_d;
 	unsigned char *hot_d;
+	uint16_t *map_d;	/* token -> slot map, or NULL */
 };
 
 static void mbench_rows(std::vector<int32_t> &rows, uint32_t batch, uint32_t steps,
@@ -269,10 +270,11 @@ static double launch_floor_us(uint32_t batch, unsigned cl, size_t smem)
 }
 
 /* Returns ms per layer for manage only and manage + fetch, and the miss
- * rate seen. */
+ * rate seen; use_map: with a token -> slot map (as the CUDA backend runs
+ * it), else hits found by hashing each row. */
 static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uint64_t pool_rows,
-		       uint32_t flags, double *ms_manage, double *ms_both, double *seen_miss,
-		       double *fetch_gbs)
+		       uint32_t flags, bool use_map, double *ms_manage, double *ms_both,
+		       double *seen_miss, double *fetch_gbs)
 {
 	const uint32_t steps = 24, warm = 6, ntok = 32768, ext_shift = 8;
 	const uint32_t max_ext = ntok >> ext_shift;
@@ -294,6 +296,9 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 	CK(cudaMalloc(&m.mtok_d, 4ull * batch * TOPK));
 	CK(cudaMalloc(&m.err_d, 8));
 	CK(cudaMalloc(&m.hot_d, ns * ROW));
+	m.map_d = NULL;
+	if (use_map)
+		CK(cudaMalloc(&m.map_d, 2ull * batch * ntok));
 	std::vector<uint32_t> reqs(batch), ntk(batch, ntok);
 	for (uint32_t b = 0; b < batch; b++)
 		reqs[b] = b;
@@ -317,6 +322,8 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 	a.hs_key = m.key_d;
 	a.hs_freq = m.freq_d;
 	a.hs_t = m.t_d;
+	a.hs_map = m.map_d;
+	a.map_cap = ntok;
 	a.slots = SLOTS;
 	a.topk = TOPK;
 	a.policy = ESS_POLICY_LRU;
@@ -349,6 +356,8 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 		CK(cudaMemsetAsync(m.key_d, 0, 8 * ns, bs));
 		CK(cudaMemsetAsync(m.freq_d, 0, 4 * ns, bs));
 		CK(cudaMemsetAsync(m.t_d, 0, 4 * batch, bs));
+		if (m.map_d)
+			CK(cudaMemsetAsync(m.map_d, 0xff, 2ull * batch * ntok, bs));
 		CK(cudaMemsetAsync(m.err_d, 0, 8, bs));
 		for (uint32_t k = 0; k < warm; k++) {
 			a.topk_rows = m.rows_d + (size_t)k * batch * TOPK;
@@ -398,9 +407,9 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 			ess_cuda_manage_prof_cluster(pr);
 		else
 			ess_cuda_manage_prof(pr);
-		printf("<!-- flags %u, %d block(s) per request: phase cycles (block 0, last step): load %llu hash %llu hits %llu misses %llu "
+		printf("<!-- flags %u map %d, %d block(s) per request: phase cycles (block 0, last step): load %llu hash %llu hits %llu misses %llu "
 		       "range %llu radix %llu ties %llu sort %llu fill %llu; total %llu -->\n",
-		       flags, cl, pr[1] - pr[0], pr[2] - pr[1], pr[3] - pr[2], pr[4] - pr[3], pr[5] - pr[4],
+		       flags, (int)use_map, cl, pr[1] - pr[0], pr[2] - pr[1], pr[3] - pr[2], pr[4] - pr[3], pr[5] - pr[4],
 		       pr[6] - pr[5], pr[7] - pr[6], pr[8] - pr[7], pr[9] - pr[8], pr[9] - pr[0]);
 		/* the cluster kernel's points inside phases (cycles from the
 		 * phase's start): hits done locally, the others' start seen;
@@ -413,7 +422,8 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 	}
 #endif
 	void *d[] = {m.tok_d, m.key_d, m.freq_d, m.t_d, m.reqs_d, m.ntok_d, m.nmiss_d, m.ext_d,
-		     m.moff_d, m.cnt_d, m.rows_d, m.out_d, m.mslot_d, m.mtok_d, m.err_d, m.hot_d};
+		     m.moff_d, m.cnt_d, m.rows_d, m.out_d, m.mslot_d, m.mtok_d, m.err_d, m.hot_d,
+		     m.map_d};
 	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
 		cudaFree(d[i]);
 }
@@ -779,12 +789,15 @@ int main(int argc, char **argv)
 	}
 manage:
 	printf("\n## Management kernel per layer (top-k %u, %u slots, LRU, synthetic stream, 18 timed steps)\n\n", TOPK, SLOTS);
-	printf("manage: blocks per request chosen by the launcher (a cluster of 4 while 4 x batch fits the SMs, of 2 while 2 x batch does, else one block); "
-	       "radix only: the same with ESS_MANAGE_RADIX_ONLY (victims by radix select, not the LRU histogram); "
-	       "one block, cluster 2, cluster 4: that many blocks per request forced (clusters beyond what fits at once run in waves); "
+	printf("manage: blocks per request chosen by the launcher (a cluster of 4 while 4 x batch fits the SMs, of 2 while 2 x batch does, else one block), "
+	       "hits looked up in the token -> slot map (as the CUDA backend runs it); "
+	       "hashed: the same without the map (every row hashed against the slots); "
+	       "radix only: as manage with ESS_MANAGE_RADIX_ONLY (victims by radix select, not the LRU histogram); "
+	       "one block, cluster 2, cluster 4: as manage with that many blocks per request forced (clusters beyond what fits at once run in waves; "
+	       "one block hashes and keeps the map); "
 	       "match_any: as manage, the cluster kernel's LRU histogram by one shared atomic per bucket and warp (match_any) instead of per slot.\n\n");
-	printf("| batch | target miss %% | seen miss %% | manage us/layer | manage + fetch us/layer | fetch GB/s within | radix only: manage us/layer "
-	       "| one block | cluster 2 | cluster 4 | match_any |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+	printf("| batch | target miss %% | seen miss %% | manage us/layer | manage + fetch us/layer | fetch GB/s within | hashed: manage us/layer "
+	       "| radix only | one block | cluster 2 | cluster 4 | match_any |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	const uint32_t mb[] = {16, 64, 128};
 	const double mr[] = {0.05, 0.10, 0.20};
 	const bool one = getenv("ESS_BENCH_ONE") != NULL;	/* batch 64, 10% only */
@@ -792,17 +805,17 @@ manage:
 		for (double r : mr) {
 			if (one && (bt != 64 || r != 0.10))
 				continue;
-			double m1, m2, seen, fg, r1, r2, rseen, rfg;
-			mbench_run(bt, r, pool_d, pool_rows, 0, &m1, &m2, &seen, &fg);
-			mbench_run(bt, r, pool_d, pool_rows, ESS_MANAGE_RADIX_ONLY, &r1, &r2, &rseen, &rfg);
-			double f1[4];
-			const uint32_t ff[4] = {ESS_MANAGE_ONE_BLOCK, ESS_MANAGE_CLUSTER2, ESS_MANAGE_CLUSTER4,
-						ESS_MANAGE_HIST_MATCH};
-			for (int q = 0; q < 4; q++)
-				mbench_run(bt, r, pool_d, pool_rows, ff[q], &f1[q], &r2, &rseen, &rfg);
-			printf("| %u | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", bt, r * 100,
-			       seen * 100, m1 * 1000, m2 * 1000, fg, r1 * 1000, f1[0] * 1000, f1[1] * 1000, f1[2] * 1000,
-			       f1[3] * 1000);
+			double m1, m2, seen, fg, h1, r2, rseen, rfg;
+			mbench_run(bt, r, pool_d, pool_rows, 0, true, &m1, &m2, &seen, &fg);
+			mbench_run(bt, r, pool_d, pool_rows, 0, false, &h1, &r2, &rseen, &rfg);
+			double f1[5];
+			const uint32_t ff[5] = {ESS_MANAGE_RADIX_ONLY, ESS_MANAGE_ONE_BLOCK, ESS_MANAGE_CLUSTER2,
+						ESS_MANAGE_CLUSTER4, ESS_MANAGE_HIST_MATCH};
+			for (int q = 0; q < 5; q++)
+				mbench_run(bt, r, pool_d, pool_rows, ff[q], true, &f1[q], &r2, &rseen, &rfg);
+			printf("| %u | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", bt, r * 100,
+			       seen * 100, m1 * 1000, m2 * 1000, fg, h1 * 1000, f1[0] * 1000, f1[1] * 1000, f1[2] * 1000,
+			       f1[3] * 1000, f1[4] * 1000);
 			fflush(stdout);
 		}
 	printf("\nLaunch floor (an empty kernel of the same shape, 18 launches in a graph, us per launch): "

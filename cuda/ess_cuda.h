@@ -87,6 +87,14 @@ struct ess_manage_args {
 	uint64_t *hs_key;
 	uint32_t *hs_freq;
 	uint32_t *hs_t;
+	/* token -> slot map of this layer, [max_requests * map_cap]: entry
+	 * (req, tok) is the request's slot holding tok, ESS_MAP_NONE if none
+	 * does.  Optional (NULL: the kernels find hits by hashing the row
+	 * against every slot); when given, every kernel keeps it equal to
+	 * hs_token, and the cluster kernel looks hits up in it instead of
+	 * hashing.  Needs slots < ESS_MAP_NONE and tokens held <= map_cap. */
+	uint16_t *hs_map;
+	uint32_t map_cap;
 	uint32_t slots;
 	uint32_t topk;		/* entries per top-k row */
 	uint32_t policy;	/* enum ess_policy_id */
@@ -114,6 +122,8 @@ struct ess_manage_args {
 	uint32_t flags;		/* ESS_MANAGE_* */
 	struct ess_fetch_tune tune;
 };
+
+#define ESS_MAP_NONE 0xffffu	/* hs_map entry of a token no slot holds */
 
 /* ess_manage_args.flags */
 #define ESS_MANAGE_NO_TICK 1u	/* keep t (decode append: a fill at the current t) */

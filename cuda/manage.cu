@@ -106,6 +106,10 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	uint32_t *freq_s = a.hs_freq + (uint64_t)req * S;
 	const uint64_t map = (uint64_t)req * a.layers + a.layer;
 	const uint32_t ntok = a.ntokens[map];
+	/* with a token -> slot map, kept up to date here (the cluster kernel
+	 * looks hits up in it), a token must also fit the map */
+	uint16_t *tmap = a.hs_map ? a.hs_map + (uint64_t)req * a.map_cap : NULL;
+	const uint32_t lim = tmap && a.map_cap < ntok ? a.map_cap : ntok;
 	const uint64_t *ext = a.extent_off + map * a.max_extents;
 
 	PROF(0);
@@ -152,7 +156,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 		const int32_t tok = row_entry(rt, row, i, n);
 		srow[i] = tok;
 		posslot[i] = tok == -1 ? POS_UNUSED : POS_PENDING;
-		warp_add(&sm.nvalid, row_insert(tok, i, ntok, htok, hpos, hash_cap, &sm.bad));
+		warp_add(&sm.nvalid, row_insert(tok, i, lim, htok, hpos, hash_cap, &sm.bad));
 	}
 	if (vec)
 		asm volatile("cp.async.wait_all;\n" ::: "memory");
@@ -492,6 +496,13 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			const int32_t pos = hash_find(htok, hpos, hash_cap, tok);
 			posslot[pos] = v;
 			myevict += stok[v] >= 0;
+			if (tmap) {
+				/* the old token is not in the row: no other
+				 * thread writes its entry */
+				if (stok[v] >= 0 && (uint32_t)stok[v] < a.map_cap)
+					tmap[stok[v]] = (uint16_t)ESS_MAP_NONE;
+				tmap[tok] = (uint16_t)v;
+			}
 			tok_s[v] = tok;
 			key_s[v] = fill;
 			freq_s[v] = 1;

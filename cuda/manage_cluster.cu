@@ -85,6 +85,7 @@ struct cl_smem {
 	uint32_t npass, remaining, nvalid, nmiss, bad, t;
 	uint32_t lhits, lflags;	/* this block's hits and LF_* flags */
 	uint32_t nsel, nevict;	/* block 0: victims taken, evictions (every block adds) */
+	uint32_t dupm;		/* map path: block 0 found a missed token twice */
 	uint32_t hist[256];	/* this block's histogram */
 	uint32_t wsum[NWARPS];
 	uint32_t wcnt[NWARPS][PLACE_BUCKETS];
@@ -104,9 +105,12 @@ static __device__ __forceinline__ void bar_named(uint32_t id, uint32_t n)
 /* Sort of mtok[0..m) by the gn threads of a group (gt: index in it),
  * m <= 4 gn: chunks of 32 sorted in registers, each element's rank
  * counted by binary search in every chunk (several threads per element
- * when there are few), then moved.  rank[0..m) must be zero. */
+ * when there are few), then moved.  rank[0..m) must be zero.  With dup
+ * non-NULL, a token present twice sets *dup (then the order is not a
+ * sort: equal tokens get one rank); found beside each other in a chunk,
+ * or by an equal entry where the search ends in another chunk. */
 static __device__ void sort_tok_group(int32_t *mtok, uint32_t *rank, uint32_t m,
-				      uint32_t gt, uint32_t gn, uint32_t bar)
+				      uint32_t gt, uint32_t gn, uint32_t bar, uint32_t *dup)
 {
 	const uint32_t lane = threadIdx.x & 31, gnw = gn / 32;
 	const uint32_t nchunk = (m + 31) / 32;
@@ -116,6 +120,11 @@ static __device__ void sort_tok_group(int32_t *mtok, uint32_t *rank, uint32_t m,
 		warp_sort_tok(tv);
 		if (j < m)
 			mtok[j] = tv;
+		if (dup) {
+			const int32_t nx = __shfl_down_sync(0xffffffffu, tv, 1);
+			if (lane < 31 && j + 1 < m && nx == tv)
+				atomicOr(dup, 1u);
+		}
 	}
 	bar_named(bar, gn);
 	const uint32_t parts = m >= gn ? 1 : min(nchunk, gn / m);
@@ -126,7 +135,10 @@ static __device__ void sort_tok_group(int32_t *mtok, uint32_t *rank, uint32_t m,
 		uint32_t cnt = 0;
 		for (uint32_t c = c0; c < c1; c++) {
 			const uint32_t cb = c * 32, len = min(32u, m - cb);
-			cnt += lower_bound_tok(mtok + cb, len, tj);
+			const uint32_t lb = lower_bound_tok(mtok + cb, len, tj);
+			cnt += lb;
+			if (dup && c != j / 32 && lb < len && mtok[cb + lb] == tj)
+				atomicOr(dup, 1u);
 		}
 		if (parts > 1)
 			atomicAdd(&rank[j], cnt);
@@ -228,14 +240,21 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 	int32_t *mtok = vslot + sort_cap;		/* [sort_cap] */
 	uint32_t *rank_t = (uint32_t *)(mtok + sort_cap); /* [sort_cap] */
 	uint32_t *rank_v = rank_t + sort_cap;		/* [sort_cap] */
-	int32_t *htok = (int32_t *)(rank_v + sort_cap);	/* [hash_cap] */
+	/* [sort_cap]: counted places, the own victim at place j, else -1 */
+	int32_t *lvs = (int32_t *)(rank_v + sort_cap);
+	int32_t *htok = lvs + sort_cap;			/* [hash_cap] */
 	int32_t *stok = htok + hash_cap;		/* [sc] */
 	uint32_t *sfreq = (uint32_t *)(stok + sc);	/* [sc] */
 	int32_t *srow = (int32_t *)(sfreq + sc);	/* [K] */
 	uint32_t *phit = (uint32_t *)(srow + K);	/* [CL][kw] hit bits per block */
 	int16_t *hpos = (int16_t *)(phit + CL * kw);	/* [hash_cap] row positions */
-	unsigned char *slot_hit = (unsigned char *)(hpos + hash_cap); /* [sc] */
+	/* [sc]: 1 hit, 2 taken as a victim (map path), else 0 */
+	unsigned char *slot_hit = (unsigned char *)(hpos + hash_cap);
 	uint32_t *myhit = phit + rank * kw;
+	/* map path: htok holds the row position that hit each own slot (-1:
+	 * none), hash_cap = sc (the launcher); no hash, no hit bits pushed */
+	const bool use_map = a.hs_map != NULL;
+	int32_t *spos = htok;
 
 	const int32_t *row = a.topk_rows + (uint64_t)b * K;
 	int32_t rt[ROW_PF];
@@ -263,6 +282,9 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 	const uint64_t map = (uint64_t)req * a.layers + a.layer;
 	const uint32_t ntok = a.ntokens[map];
 	const uint64_t *ext = a.extent_off + map * a.max_extents;
+	uint16_t *tmap = use_map ? a.hs_map + (uint64_t)req * a.map_cap : NULL;
+	/* tokens the map can hold bound the row's as the count held does */
+	const uint32_t lim = use_map && a.map_cap < ntok ? a.map_cap : ntok;
 	/* issued now, used after the copies are issued and the clears done */
 	const uint32_t t_prev = tid == 0 ? a.hs_t[req] : 0;
 
@@ -282,16 +304,21 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 		asm volatile("cp.async.commit_group;\n" ::: "memory");
 	}
 	/* A. clear */
-	for (uint32_t i = tid; i < hash_cap; i += nth)
-		htok[i] = EMPTY_TOK;
+	if (use_map) {
+		for (uint32_t i = tid; i < ns; i += nth)
+			spos[i] = -1;
+	} else {
+		for (uint32_t i = tid; i < hash_cap; i += nth)
+			htok[i] = EMPTY_TOK;
+		for (uint32_t i = tid; i < kw; i += nth)
+			myhit[i] = 0;
+	}
 	for (uint32_t i = tid; i < ns; i += nth)
 		slot_hit[i] = 0;
-	for (uint32_t i = tid; i < kw; i += nth)
-		myhit[i] = 0;
 	for (uint32_t i = tid; i < 256; i += nth)
 		sm.hist[i] = 0;
 	if (tid == 0) {
-		sm.nvalid = sm.nmiss = sm.nsel = sm.nevict = sm.bad = 0;
+		sm.nvalid = sm.nmiss = sm.nsel = sm.nevict = sm.bad = sm.dupm = 0;
 		sm.fast = sm.place = sm.lflags = sm.lhits = 0;
 		sm.t = t_prev + ((a.flags & ESS_MANAGE_NO_TICK) ? 0 : 1);
 	}
@@ -310,21 +337,58 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 	 * no host extent; checked here, where the load hides behind the
 	 * hashing, and counted in D only for misses */
 	uint32_t noext = 0;
+	/* map path, bit n: the n-th row entry of this thread is held (every
+	 * block looks up the whole row, so all know every position) */
+	uint32_t hitm = 0;
+	uint16_t mv[ROW_PF];
 	{
-		/* the prefetched entries' extents: both loads issued before
-		 * either is waited on */
+		/* the prefetched entries' extents and map entries: all loads
+		 * issued before any is waited on */
 		uint64_t ev[ROW_PF];
 #pragma unroll
 		for (int n = 0; n < ROW_PF; n++) {
 			const uint32_t e = (uint32_t)rt[n] >> a.extent_shift;
 			ev[n] = rt[n] >= 0 && e < a.max_extents ? ext[e] : UINT64_MAX;
+			mv[n] = use_map && rt[n] >= 0 && (uint32_t)rt[n] < lim ? tmap[rt[n]]
+									       : (uint16_t)ESS_MAP_NONE;
 		}
 #pragma unroll
 		for (int n = 0; n < ROW_PF; n++)
 			if (rt[n] >= 0 && ev[n] == UINT64_MAX)
 				noext |= 1u << n;
 	}
-	for (uint32_t i = tid, n = 0; i < K; i += nth, n++) {
+	if (use_map) {
+		/* B'. row checked; each hit claims its slot in the block
+		 * holding it (a slot claimed twice: the token is in the row
+		 * twice, LF_DUP, pushed and seen by every block in D; a
+		 * missed token twice is found by block 0's sort in E2) */
+		uint32_t lf = 0;
+		for (uint32_t i = tid, n = 0; i < K; i += nth, n++) {
+			const int32_t tok = row_entry(rt, row, i, n);
+			srow[i] = tok;
+			bool valid = false;
+			if (tok != -1 && (tok < 0 || (uint32_t)tok >= lim)) {
+				atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_ERANGE);
+			} else if (tok >= 0) {
+				valid = true;
+				uint32_t v = n == 0 ? mv[0] : n == 1 ? mv[1] : tmap[tok];
+				if (n >= ROW_PF) {
+					const uint32_t e = (uint32_t)tok >> a.extent_shift;
+					if (e >= a.max_extents || ext[e] == UINT64_MAX)
+						noext |= 1u << n;
+				}
+				if (v < S) {
+					hitm |= 1u << n;
+					if (v - s0 < ns && atomicExch(&spos[v - s0], (int32_t)i) >= 0)
+						lf |= LF_DUP;
+				}
+			}
+			warp_add(&sm.nvalid, valid);
+		}
+		if (lf)
+			atomicOr(&sm.lflags, lf);
+	}
+	for (uint32_t i = tid, n = 0; !use_map && i < K; i += nth, n++) {
 		const int32_t tok = row_entry(rt, row, i, n);
 		srow[i] = tok;
 		if (tok >= 0 && n >= ROW_PF) {
@@ -357,13 +421,15 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 		uint32_t myhits = 0, lf = 0;
 		for (uint32_t ls = tid; ls < ns; ls += nth) {
 			const int32_t tok = stok[ls];
-			const int32_t pos = tok < 0 ? -1 : hash_find(htok, hpos, hash_cap, tok);
+			const int32_t pos = use_map ? spos[ls]
+					  : tok < 0 ? -1 : hash_find(htok, hpos, hash_cap, tok);
 			int dig = -1;
 			if (pos < 0) {
 				dig = lru_bucket(skey[ls], base, lo, hi, lf);
 			} else {
 				slot_hit[ls] = 1;
-				atomicOr(&myhit[pos >> 5], 1u << (pos & 31));
+				if (!use_map)
+					atomicOr(&myhit[pos >> 5], 1u << (pos & 31));
 				out[pos] = (int32_t)(req * S + s0 + ls);
 				hit_bump(skey, sfreq, ls, a.policy, t);
 				myhits++;
@@ -413,7 +479,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 				dst->phist[0][rank][i] = v;
 			}
 		}
-		for (uint32_t i = tid; i < kw; i += nth) {
+		for (uint32_t i = tid; !use_map && i < kw; i += nth) {
 			const uint32_t v = myhit[i];
 			for (uint32_t r = 0; r < CL; r++)
 				if (r != rank)
@@ -425,13 +491,18 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 		/* D. misses: valid row entries no block hit (extents checked;
 		 * block 0 keeps the list); from the merged values the radix
 		 * start or the threshold */
-		uint32_t nhit = 0;
-		for (uint32_t r = 0; r < CL; r++)
+		uint32_t nhit = 0, lfa = 0;
+		for (uint32_t r = 0; r < CL; r++) {
 			nhit += sm.phits[r];
+			lfa |= sm.pflags[r];
+		}
+		uint32_t missm = 0;	/* bit n: this thread's n-th entry missed */
 		for (uint32_t i = tid, n = 0; i < K; i += nth, n++) {
 			const int32_t tok = srow[i];
 			bool miss = false;
-			if (tok != -1) {
+			if (tok != -1 && use_map) {
+				miss = !((hitm >> n) & 1);
+			} else if (tok != -1) {
 				uint32_t hw = 0;
 				for (uint32_t r = 0; r < CL; r++)
 					hw |= phit[r * kw + (i >> 5)];
@@ -439,13 +510,17 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 			} else if (rank == CL - 1) {
 				out[i] = -1;
 			}
+			missm |= (uint32_t)miss << n;
 			if (miss && ((noext >> n) & 1))
 				atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_ENOEXTENT);
 			const uint32_t j = warp_add(&sm.nmiss, miss);
-			if (miss && rank == 0) {
+			if (miss) {
+				/* every block: with counted places each sorts
+				 * the misses and fills its own victims */
 				mtok[j] = tok;
 				rank_t[j] = 0;
 				rank_v[j] = 0;
+				lvs[j] = -1;
 			}
 		}
 		if (tid < 32) {
@@ -513,7 +588,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 		}
 		__syncthreads();
 		PROF(4);
-		bad = sm.bad;
+		bad = lfa & LF_DUP ? (uint32_t)ESS_CUDA_EDUP : sm.bad;
 		if (bad)
 			goto reject;	/* every block checked every miss */
 
@@ -591,12 +666,23 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 
 		/* E2. victims: every candidate under the threshold key and the
 		 * lowest `need` slots at it, in slot order across the blocks.
-		 * Block 0 splits: warps 0-15 sort the misses meanwhile. */
+		 * With counted places every block keeps its own victims (lvs)
+		 * and sorts the misses on warps 0-15 meanwhile, so that it
+		 * fills its victims itself: nothing remote, no barrier.  Else
+		 * the victims go to block 0, which sorts the misses (warps
+		 * 0-15) and fills after cluster barrier 2. */
 		const uint32_t half = nth / 2;
 		/* m <= topk <= 4 * half: the launcher's bound */
-		const bool split = rank == 0 && m > 0;
+		const bool split = (rank == 0 || place) && m > 0;
 		if (split && warp < NWARPS / 2) {
-			sort_tok_group(mtok, rank_t, m, tid, half, 1);
+			sort_tok_group(mtok, rank_t, m, tid, half, 1, use_map ? &sm.dupm : NULL);
+			/* map path: a missed token twice rejects the row in
+			 * every block (each finds it when every block sorts;
+			 * else told before cluster barrier 2, and dupm is read
+			 * only after it) */
+			if (use_map && !place && tid == 0 && sm.dupm)
+				for (uint32_t r = 1; r < CL; r++)
+					cluster.map_shared_rank(&sm, r)->dupm = 1;
 			PROF(12);
 		} else if (m > 0) {
 			const uint32_t gw0 = split ? NWARPS / 2 : 0, gnw = NWARPS - gw0, gn = gnw * 32;
@@ -678,9 +764,9 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 					const bool take = bq >= 0 && bq < (int)nb &&
 							  (bq < (int)nb - 1 || pos - pthr < need);
 					if (take) {
-						vkey0[pos] = k;
-						vslot0[pos] = (int32_t)(s0 + ls);
+						lvs[pos] = (int32_t)(s0 + ls);
 						myevict += stok[ls] >= 0;
+						slot_hit[ls] = 2;
 					}
 				}
 			} else {
@@ -731,19 +817,29 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 						vkey0[j] = k;
 						vslot0[j] = (int32_t)(s0 + ls);
 						myevict += stok[ls] >= 0;
+						slot_hit[ls] = 2;
 					}
 				}
 			}
 			myevict = __reduce_add_sync(0xffffffffu, myevict);
 			if (lane == 0 && myevict)
-				atomicAdd(&sm0->nevict, myevict);
+				atomicAdd(place ? &sm.nevict : &sm0->nevict, myevict);
 			PROF_T(13, ESS_MANAGE_THREADS / 2);
 		}
-		/* block 0 has every victim; nothing remote after this */
-		cluster.sync();
+		/* with counted places nothing was remote since cluster
+		 * barrier 1 and nothing is after it: a block barrier will do;
+		 * else block 0 has every victim, nothing remote after this */
+		if (place)
+			__syncthreads();
+		else
+			cluster.sync();
 		PROF(6);
+		if (sm.dupm) {
+			bad = ESS_CUDA_EDUP;
+			goto reject;	/* every block knows (see E2) */
+		}
 
-		if (rank == 0 && m > 0) {
+		if ((rank == 0 || place) && m > 0) {
 			/* F. victims sorted if they were appended (the whole
 			 * block: the misses are sorted already) */
 			if (!place) {
@@ -752,32 +848,52 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 			}
 			PROF(7);
 
-			/* G1. fills, slot ids of the misses, the fetch list */
+			/* G1. fills, slot ids of the misses, the fetch list:
+			 * each missed row position's thread finds its token's
+			 * place j in the sorted misses and fills the j-th
+			 * victim if this block holds it (every victim in block
+			 * 0 unless places were counted) */
 			const uint64_t fill = ess_policy_fill_key(a.policy, t);
-			for (uint32_t j = tid; j < m; j += nth) {
-				const int32_t tok = mtok[j];
-				const int32_t v = vslot[j];
-				const int32_t pos = hash_find(htok, hpos, hash_cap, tok);
-				out[pos] = (int32_t)(req * S + (uint32_t)v);
+			const int32_t *vs = place ? lvs : vslot;
+			for (uint32_t i = tid, n = 0; i < K; i += nth, n++) {
+				if (!((missm >> n) & 1))
+					continue;
+				const int32_t tok = srow[i];
+				const uint32_t j = lower_bound_tok(mtok, m, tok);
+				const int32_t v = vs[j];
+				if (v < 0)
+					continue;
+				out[i] = (int32_t)(req * S + (uint32_t)v);
 				tok_s[v] = tok;
 				key_s[v] = fill;
 				freq_s[v] = 1;
+				if (use_map)
+					tmap[tok] = (uint16_t)v;
 				fetch_entry(a, (uint64_t)b * K + j, tok, (int32_t)(req * S + (uint32_t)v), ext);
 			}
 		}
 		PROF(8);
 
-		/* G2. own hits' new key and freq */
+		/* G2. own hits' new key and freq; own victims' old tokens
+		 * out of the map (none of them is in the row, so no fill of
+		 * G1 writes the same entry) */
 		for (uint32_t ls = tid; ls < ns; ls += nth)
-			if (slot_hit[ls]) {
+			if (slot_hit[ls] == 1) {
 				key_s[s0 + ls] = skey[ls];
 				freq_s[s0 + ls] = sfreq[ls];
+			} else if (slot_hit[ls] == 2 && use_map && stok[ls] >= 0 &&
+				   (uint32_t)stok[ls] < a.map_cap) {
+				tmap[stok[ls]] = (uint16_t)ESS_MAP_NONE;
 			}
 		PROF(9);
 		if (rank == 0 && tid == 0) {
 			a.nmiss[b] = m;
 			a.hs_t[req] = t;
 			add_counters(a, sm.nvalid, nhit, m, sm.nevict);
+		} else if (tid == 0 && sm.nevict) {
+			/* counted places: each block's own evictions */
+			atomicAdd((unsigned long long *)&a.counters[ESS_CUDA_C_EVICTIONS],
+				  (unsigned long long)sm.nevict);
 		}
 		return;
 	}

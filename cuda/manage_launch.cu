@@ -53,6 +53,10 @@ static struct manage_shape manage_shape(const struct ess_manage_args *a, uint32_
 	m.sort_cap = pow2_at_least(a->topk < 4 ? 4 : a->topk);
 	/* slots per block: a multiple of 4 (16-byte copies, alignment) */
 	m.sc = cl == 1 ? a->slots : ((a->slots + cl - 1) / cl + 3) & ~3u;
+	/* the cluster kernel with a token -> slot map hashes nothing: its
+	 * hash area holds a row position per own slot */
+	if (cl > 1 && a->hs_map)
+		m.hash_cap = m.sc;
 	/* vkey, vslot, mtok, two ranks [sort_cap]; htok, hpos [hash_cap];
 	 * key, token, freq copies and hit flags [slots of the block]; row
 	 * copy and position -> slot [topk] (layout: cuda/manage.cu,
@@ -60,9 +64,11 @@ static struct manage_shape manage_shape(const struct ess_manage_args *a, uint32_
 	m.smem = (size_t)m.sort_cap * (8 + 4 + 4 + 4 + 4) + (size_t)m.hash_cap * (4 + 2) +
 		 (size_t)m.sc * (8 + 4 + 4 + 1) + (size_t)a->topk * (4 + 4);
 	/* the cluster kernel keeps hit bits per block [cl][topk / 32 words]
-	 * instead of position -> slot [topk] */
+	 * instead of position -> slot [topk], and its own victims by place
+	 * [sort_cap] */
 	if (cl > 1)
-		m.smem = m.smem - (size_t)a->topk * 4 + (size_t)cl * ((a->topk + 31) / 32) * 4;
+		m.smem = m.smem - (size_t)a->topk * 4 + (size_t)cl * ((a->topk + 31) / 32) * 4 +
+			 (size_t)m.sort_cap * 4;
 	return m;
 }
 
@@ -182,6 +188,8 @@ static int manage_check(const struct ess_manage_args *a, uint32_t max_requests)
 	if (a->layer >= a->layers || a->max_extents == 0 || a->extent_shift > 31 ||
 	    a->entry_bytes == 0)
 		return ess_cuda_inval("host map geometry");
+	if (a->hs_map && (a->slots >= ESS_MAP_NONE || a->map_cap == 0))
+		return ess_cuda_inval("token -> slot map needs slots below 65535 and map_cap > 0");
 	if (a->do_fetch && (!a->host_base || !a->hot_base))
 		return ess_cuda_inval("fetch without host or hot base");
 	return 0;

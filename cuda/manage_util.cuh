@@ -21,6 +21,7 @@
 /* keys outside the LRU histogram's 256 buckets (base, base + 255] */
 #define LF_STALE 1u	/* a key below base (in bucket 0 with base itself) */
 #define LF_OVER 2u	/* a key above base + 255: histogram unusable */
+#define LF_DUP 4u	/* map path: a slot hit by two row positions */
 #define LRU_BUCKETS 256u
 
 #define POS_UNUSED (-1)
