@@ -666,21 +666,21 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 
 		/* E2. victims: every candidate under the threshold key and the
 		 * lowest `need` slots at it, in slot order across the blocks.
-		 * With counted places every block keeps its own victims (lvs)
-		 * and sorts the misses on warps 0-15 meanwhile, so that it
-		 * fills its victims itself: nothing remote, no barrier.  Else
-		 * the victims go to block 0, which sorts the misses (warps
-		 * 0-15) and fills after cluster barrier 2. */
+		 * With counted places every block keeps its own victims (lvs),
+		 * then sorts the misses with the whole block, and fills its
+		 * victims itself: nothing remote, no cluster barrier.  Else
+		 * the victims go to block 0, which sorts the misses on warps
+		 * 0-15 meanwhile and fills after cluster barrier 2. */
 		const uint32_t half = nth / 2;
 		/* m <= topk <= 4 * half: the launcher's bound */
-		const bool split = (rank == 0 || place) && m > 0;
+		const bool split = rank == 0 && m > 0 && !place;
+		uint32_t *dup = use_map ? &sm.dupm : NULL;
 		if (split && warp < NWARPS / 2) {
-			sort_tok_group(mtok, rank_t, m, tid, half, 1, use_map ? &sm.dupm : NULL);
+			sort_tok_group(mtok, rank_t, m, tid, half, 1, dup);
 			/* map path: a missed token twice rejects the row in
-			 * every block (each finds it when every block sorts;
-			 * else told before cluster barrier 2, and dupm is read
-			 * only after it) */
-			if (use_map && !place && tid == 0 && sm.dupm)
+			 * every block, told before cluster barrier 2 (dupm is
+			 * read only after it) */
+			if (use_map && tid == 0 && sm.dupm)
 				for (uint32_t r = 1; r < CL; r++)
 					cluster.map_shared_rank(&sm, r)->dupm = 1;
 			PROF(12);
@@ -720,7 +720,10 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 				for (int q = 0; q < PLACE_BUCKETS; q++)
 					if (lane == (uint32_t)q)
 						sm.wcnt[gw][q] = c[q];
-				bar_named(2, gn);
+				if (split)
+					bar_named(2, gn);
+				else
+					__syncthreads();
 				/* lane q: bucket q's first place for this warp */
 				uint32_t cntq = 0, below = 0;
 				if (lane < nb)
@@ -789,7 +792,10 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 				}
 				if (lane == 0)
 					sm.wsum[gw] = eqw;
-				bar_named(2, gn);
+				if (split)
+					bar_named(2, gn);
+				else
+					__syncthreads();
 				uint32_t rk = ties_below;
 				for (uint32_t v0 = 0; v0 < gw; v0 += 32) {
 					const uint32_t v = v0 + lane;
@@ -825,6 +831,12 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 			if (lane == 0 && myevict)
 				atomicAdd(place ? &sm.nevict : &sm0->nevict, myevict);
 			PROF_T(13, ESS_MANAGE_THREADS / 2);
+		}
+		/* counted places: the misses sorted by the whole block (a
+		 * missed token twice found alike by every block's sort) */
+		if (place && m > 0) {
+			sort_tok_group(mtok, rank_t, m, tid, nth, 0, dup);
+			PROF(12);
 		}
 		/* with counted places nothing was remote since cluster
 		 * barrier 1 and nothing is after it: a block barrier will do;
