@@ -795,9 +795,10 @@ manage:
 	       "radix only: as manage with ESS_MANAGE_RADIX_ONLY (victims by radix select, not the LRU histogram); "
 	       "one block, cluster 2, cluster 4: as manage with that many blocks per request forced (clusters beyond what fits at once run in waves; "
 	       "one block hashes and keeps the map); "
-	       "match_any: as manage, the cluster kernel's LRU histogram by one shared atomic per bucket and warp (match_any) instead of per slot.\n\n");
+	       "match_any: as manage, the cluster kernel's LRU histogram by one shared atomic per bucket and warp (match_any) instead of per slot; "
+	       "fill own: as manage with ESS_MANAGE_FILL_OWN (with counted victim places each block fills its own victims).\n\n");
 	printf("| batch | target miss %% | seen miss %% | manage us/layer | manage + fetch us/layer | fetch GB/s within | hashed: manage us/layer "
-	       "| radix only | one block | cluster 2 | cluster 4 | match_any |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	       "| radix only | one block | cluster 2 | cluster 4 | match_any | fill own |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	const uint32_t mb[] = {16, 64, 128};
 	const double mr[] = {0.05, 0.10, 0.20};
 	const bool one = getenv("ESS_BENCH_ONE") != NULL;	/* batch 64, 10% only */
@@ -808,14 +809,14 @@ manage:
 			double m1, m2, seen, fg, h1, r2, rseen, rfg;
 			mbench_run(bt, r, pool_d, pool_rows, 0, true, &m1, &m2, &seen, &fg);
 			mbench_run(bt, r, pool_d, pool_rows, 0, false, &h1, &r2, &rseen, &rfg);
-			double f1[5];
-			const uint32_t ff[5] = {ESS_MANAGE_RADIX_ONLY, ESS_MANAGE_ONE_BLOCK, ESS_MANAGE_CLUSTER2,
-						ESS_MANAGE_CLUSTER4, ESS_MANAGE_HIST_MATCH};
-			for (int q = 0; q < 5; q++)
+			double f1[6];
+			const uint32_t ff[6] = {ESS_MANAGE_RADIX_ONLY, ESS_MANAGE_ONE_BLOCK, ESS_MANAGE_CLUSTER2,
+						ESS_MANAGE_CLUSTER4, ESS_MANAGE_HIST_MATCH, ESS_MANAGE_FILL_OWN};
+			for (int q = 0; q < 6; q++)
 				mbench_run(bt, r, pool_d, pool_rows, ff[q], true, &f1[q], &r2, &rseen, &rfg);
-			printf("| %u | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", bt, r * 100,
+			printf("| %u | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", bt, r * 100,
 			       seen * 100, m1 * 1000, m2 * 1000, fg, h1 * 1000, f1[0] * 1000, f1[1] * 1000, f1[2] * 1000,
-			       f1[3] * 1000, f1[4] * 1000);
+			       f1[3] * 1000, f1[4] * 1000, f1[5] * 1000);
 			fflush(stdout);
 		}
 	printf("\nLaunch floor (an empty kernel of the same shape, 18 launches in a graph, us per launch): "

@@ -139,6 +139,9 @@ struct ess_manage_args {
 #define ESS_MANAGE_HIST_MATCH 32u /* cluster kernel, LRU histogram: one shared
 				   * atomic per bucket and warp (match_any)
 				   * instead of per slot (measurements) */
+#define ESS_MANAGE_FILL_OWN 64u	/* cluster kernel, counted victim places:
+				 * each block fills its own victims
+				 * (measurements; slower) */
 
 enum {
 	ESS_CUDA_C_RESOLVES = 0,

@@ -666,14 +666,16 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 
 		/* E2. victims: every candidate under the threshold key and the
 		 * lowest `need` slots at it, in slot order across the blocks.
-		 * With counted places every block keeps its own victims (lvs),
-		 * then sorts the misses with the whole block, and fills its
-		 * victims itself: nothing remote, no cluster barrier.  Else
-		 * the victims go to block 0, which sorts the misses on warps
-		 * 0-15 meanwhile and fills after cluster barrier 2. */
+		 * The victims go to block 0, which sorts the misses on warps
+		 * 0-15 meanwhile and fills after cluster barrier 2.  With
+		 * ESS_MANAGE_FILL_OWN and counted places every block keeps its
+		 * own victims (lvs), then sorts the misses with the whole
+		 * block, and fills its victims itself: nothing remote, no
+		 * cluster barrier (measured slower, note 28). */
 		const uint32_t half = nth / 2;
 		/* m <= topk <= 4 * half: the launcher's bound */
-		const bool split = rank == 0 && m > 0 && !place;
+		const bool place_own = place && (a.flags & ESS_MANAGE_FILL_OWN);
+		const bool split = rank == 0 && m > 0 && !place_own;
 		uint32_t *dup = use_map ? &sm.dupm : NULL;
 		if (split && warp < NWARPS / 2) {
 			sort_tok_group(mtok, rank_t, m, tid, half, 1, dup);
@@ -766,8 +768,13 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 					}
 					const bool take = bq >= 0 && bq < (int)nb &&
 							  (bq < (int)nb - 1 || pos - pthr < need);
-					if (take) {
+					if (take && place_own) {
 						lvs[pos] = (int32_t)(s0 + ls);
+					} else if (take) {
+						vkey0[pos] = k;
+						vslot0[pos] = (int32_t)(s0 + ls);
+					}
+					if (take) {
 						myevict += stok[ls] >= 0;
 						slot_hit[ls] = 2;
 					}
@@ -829,19 +836,19 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 			}
 			myevict = __reduce_add_sync(0xffffffffu, myevict);
 			if (lane == 0 && myevict)
-				atomicAdd(place ? &sm.nevict : &sm0->nevict, myevict);
+				atomicAdd(place_own ? &sm.nevict : &sm0->nevict, myevict);
 			PROF_T(13, ESS_MANAGE_THREADS / 2);
 		}
 		/* counted places: the misses sorted by the whole block (a
 		 * missed token twice found alike by every block's sort) */
-		if (place && m > 0) {
+		if (place_own && m > 0) {
 			sort_tok_group(mtok, rank_t, m, tid, nth, 0, dup);
 			PROF(12);
 		}
 		/* with counted places nothing was remote since cluster
 		 * barrier 1 and nothing is after it: a block barrier will do;
 		 * else block 0 has every victim, nothing remote after this */
-		if (place)
+		if (place_own)
 			__syncthreads();
 		else
 			cluster.sync();
@@ -851,7 +858,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 			goto reject;	/* every block knows (see E2) */
 		}
 
-		if ((rank == 0 || place) && m > 0) {
+		if ((rank == 0 || place_own) && m > 0) {
 			/* F. victims sorted if they were appended (the whole
 			 * block: the misses are sorted already) */
 			if (!place) {
@@ -866,7 +873,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 			 * victim if this block holds it (every victim in block
 			 * 0 unless places were counted) */
 			const uint64_t fill = ess_policy_fill_key(a.policy, t);
-			const int32_t *vs = place ? lvs : vslot;
+			const int32_t *vs = place_own ? lvs : vslot;
 			for (uint32_t i = tid, n = 0; i < K; i += nth, n++) {
 				if (!((missm >> n) & 1))
 					continue;

@@ -950,6 +950,8 @@ int main(void)
 	run_geom_map(&small, "small-map", 0, quick);
 	run_geom_map(&dsa, "dsa-6144/2048-map", 0, quick);
 	run_geom_map(&dsa2, "dsa-cluster2-map", 0, quick);
+	/* each block fills its own victims (a measured alternative) */
+	run_geom_map(&dsa2, "dsa-cluster2-map-fill-own", ESS_MANAGE_FILL_OWN, quick);
 	run_geom_map(&dsa1, "dsa-one-block-map", 0, quick);
 	if (!quick)
 		run_geom_map(&dsa64, "dsa-batch-64-map", 0, quick);
