@@ -33,23 +33,6 @@
 
 static char path[256];
 
-static ess_nvme *open_store(const char *p, uint32_t ext, uint32_t qd,
-			    uint64_t cap)
-{
-	struct ess_nvme_config cfg;
-	ess_nvme *st = NULL;
-	char err[256];
-
-	ess_nvme_config_default(&cfg);
-	cfg.path = p;
-	cfg.extent_bytes = ext;
-	cfg.queue_depth = qd;
-	cfg.capacity_bytes = cap;
-	if (ess_nvme_open(&cfg, &st, err, sizeof(err)))
-		tap_diag("open %s: %s", p, err);
-	return st;
-}
-
 /* Write n extents of len from host (stride len) into fresh slots; status
  * of each into status[] by index; returns completions seen. */
 static uint32_t write_all(ess_nvme *st, const char *host, uint32_t len,
@@ -105,7 +88,7 @@ static void truncated(void)
 	uint64_t slot[N];
 	int ws[N], rs[N], ok = 1, i;
 	struct ess_nvme_stats s;
-	ess_nvme *st = open_store(path, EXT, 4, N * EXT);
+	ess_nvme *st = nvme_open_cap(path, EXT, 0, 4, N * EXT);
 
 	rng_fill(src, sizeof(src));
 	if (st)
@@ -140,7 +123,7 @@ static void flipped(void)
 	uint64_t slot[N];
 	int ws[N], rs[N], ok = 1, fd, i;
 	struct ess_nvme_stats s;
-	ess_nvme *st = open_store(path, EXT_ODD, 4, N * 8192);
+	ess_nvme *st = nvme_open_cap(path, EXT_ODD, 0, 4, N * 8192);
 	uint32_t sb = st ? ess_nvme_slot_bytes(st) : 8192;
 	char junk[16];
 
@@ -194,7 +177,7 @@ static void child_run(const char *file, int expect, struct child_res *r)
 	uint64_t slot[N];
 	int ws[N], rs[N], i;
 	struct ess_nvme_stats s;
-	ess_nvme *st = open_store(file, EXT, 4, N * EXT);
+	ess_nvme *st = nvme_open_cap(file, EXT, 0, 4, N * EXT);
 
 	if (!st) {
 		r->skip = 1;
@@ -375,7 +358,7 @@ static void injected_eio(void)
 	struct ess_nvme_stats s;
 	uint64_t slot[N];
 	int ws[N], nbad = 0, bad = -1, ok, i;
-	ess_nvme *st = open_store(path, EXT_ODD, 4, N * 8192);
+	ess_nvme *st = nvme_open_cap(path, EXT_ODD, 0, 4, N * 8192);
 
 	rng_fill(src, sizeof(src));
 	ok = st && ess_nvme_inject(st, ESS_NVME_OP_WRITE, 2, -EIO) == 0;

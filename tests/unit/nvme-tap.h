@@ -88,11 +88,12 @@ static inline int nvme_scratch(char *path, size_t len, char *why, size_t whylen)
 }
 
 /*
- * A store of eight ext-byte extents on path, with extra config flags and
- * queue depth qd; NULL (and the reason as a TAP diagnostic) on failure.
+ * A store of ext-byte extents and cap bytes on path, with extra config
+ * flags and queue depth qd; NULL (and the reason as a TAP diagnostic) on
+ * failure.
  */
-static inline ess_nvme *nvme_open_small(const char *path, uint32_t ext, uint32_t flags,
-					uint32_t qd)
+static inline ess_nvme *nvme_open_cap(const char *path, uint32_t ext, uint32_t flags,
+				      uint32_t qd, uint64_t cap)
 {
 	struct ess_nvme_config cfg;
 	ess_nvme *st = NULL;
@@ -103,10 +104,17 @@ static inline ess_nvme *nvme_open_small(const char *path, uint32_t ext, uint32_t
 	cfg.flags |= flags;
 	cfg.extent_bytes = ext;
 	cfg.queue_depth = qd;
-	cfg.capacity_bytes = 8 * (uint64_t)ext;
+	cfg.capacity_bytes = cap;
 	if (ess_nvme_open(&cfg, &st, err, sizeof(err)))
-		tap_diag("open: %s", err);
+		tap_diag("open %s: %s", path, err);
 	return st;
+}
+
+/* The same with room for eight extents. */
+static inline ess_nvme *nvme_open_small(const char *path, uint32_t ext, uint32_t flags,
+					uint32_t qd)
+{
+	return nvme_open_cap(path, ext, flags, qd, 8 * (uint64_t)ext);
 }
 
 #endif /* ESS_TESTS_NVME_TAP_H */
