@@ -62,6 +62,11 @@ struct cuda_be {
 	 * ess_manage_args); NULL where they do not apply or fit */
 	uint16_t *smap;
 	uint64_t map_cap;
+	/* LRU orders [layers][max_requests][slots] and their tails
+	 * [layers][max_requests][2] (see struct ess_manage_args); NULL where
+	 * they do not apply or fit */
+	uint16_t *sord;
+	uint32_t *sord_tail;
 	uint64_t *ext_d;	/* mirror of be->extent_off */
 	uint32_t *ntok_d;	/* mirror of be->ntokens */
 	const void *pool_d;	/* device address of the host pool */
@@ -157,7 +162,8 @@ static void cuda_fini(struct ess_backend *be)
 	cudaDeviceSynchronize();
 	void *d[] = {cb->hot, cb->tok, cb->key, cb->freq, cb->t, cb->ext_d, cb->ntok_d,
 		     cb->reqs_d, cb->rows_d, cb->slots_d, cb->moff_d, cb->mslot_d, cb->mtok_d,
-		     cb->nmiss_d, cb->err_d, cb->cnt_d, cb->held_d, cb->smap};
+		     cb->nmiss_d, cb->err_d, cb->cnt_d, cb->held_d, cb->smap,
+		     cb->sord, cb->sord_tail};
 	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
 		if (d[i])
 			cudaFree(d[i]);
@@ -244,6 +250,23 @@ static int cuda_init(struct ess_backend *be)
 			} else {
 				(void)cudaGetLastError();
 				cb->smap = NULL;
+			}
+		}
+		/* Under LRU with the map, the slots kept in (key, slot) order
+		 * make the victims the first entries of the order: no pass
+		 * over every slot's key.  Tails start stale: the first resolve
+		 * of each hot set builds its order. */
+		if (cb->smap && g->policy == ESS_POLICY_LRU && g->slots <= ESS_ORDER_MAX_SLOTS) {
+			const uint64_t nh = (uint64_t)g->layers * g->max_requests;
+			if (cudaMalloc(&cb->sord, nh * g->slots * 2) == cudaSuccess &&
+			    cudaMalloc(&cb->sord_tail, nh * 8) == cudaSuccess) {
+				TRY(cudaMemset(cb->sord_tail, 0xff, nh * 8));
+			} else {
+				(void)cudaGetLastError();
+				if (cb->sord)
+					cudaFree(cb->sord);
+				cb->sord = NULL;
+				cb->sord_tail = NULL;
 			}
 		}
 		cb->cnt_seen = (uint64_t *)calloc(ncnt, 8);
@@ -362,6 +385,9 @@ static int cuda_request_reset(struct ess_backend *be, uint32_t req)
 		if (cb->smap)
 			CK(be, cudaMemset(cb->smap + ((uint64_t)l * g->max_requests + req) * cb->map_cap,
 					  0xff, cb->map_cap * 2));
+		if (cb->sord_tail)	/* stale: rebuilt from the cleared keys */
+			CK(be, cudaMemset(cb->sord_tail + ((uint64_t)l * g->max_requests + req) * 2,
+					  0xff, 8));
 	}
 	CK(be, cudaDeviceSynchronize());
 	be->stats->hot_used_bytes -= (uint64_t)held * g->entry_bytes;
@@ -442,6 +468,10 @@ static struct ess_manage_args manage_args(struct ess_backend *be, uint32_t layer
 	if (cb->smap) {
 		a.hs_map = cb->smap + (uint64_t)layer * g->max_requests * cb->map_cap;
 		a.map_cap = (uint32_t)cb->map_cap;
+	}
+	if (cb->sord) {
+		a.hs_order = cb->sord + (uint64_t)layer * g->max_requests * g->slots;
+		a.hs_order_tail = cb->sord_tail + (uint64_t)layer * g->max_requests * 2;
 	}
 	a.slots = g->slots;
 	a.topk = g->topk;

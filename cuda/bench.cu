@@ -63,6 +63,7 @@ static uint64_t rng(void)
 #ifdef ESS_MANAGE_PROF
 extern "C" int ess_cuda_manage_prof(unsigned long long *out);
 extern "C" int ess_cuda_manage_prof_cluster(unsigned long long *out);
+extern "C" int ess_cuda_manage_prof_order(unsigned long long *out);
 #endif
 
 static int reps = 9;
@@ -197,7 +198,12 @@ struct mbench {
 	int32_t *rows_d, *out_d, *mslot_d, *mtok_d, *err_d;
 	unsigned char *hot_d;
 	uint16_t *map_d;	/* token -> slot map, or NULL */
+	uint16_t *ord_d;	/* LRU order, or NULL */
+	uint32_t *tail_d;	/* its tails */
 };
+
+/* What the management kernels get besides the hot set: */
+enum { MB_HASHED = 0, MB_MAP = 1, MB_ORDER = 2 };
 
 static void mbench_rows(std::vector<int32_t> &rows, uint32_t batch, uint32_t steps,
 			uint32_t ntok, double miss_rate)
@@ -270,10 +276,11 @@ static double launch_floor_us(uint32_t batch, unsigned cl, size_t smem)
 }
 
 /* Returns ms per layer for manage only and manage + fetch, and the miss
- * rate seen; use_map: with a token -> slot map (as the CUDA backend runs
- * it), else hits found by hashing each row. */
+ * rate seen; mode MB_ORDER: with a token -> slot map and the LRU order (as
+ * the CUDA backend runs it), MB_MAP: the map only, MB_HASHED: neither
+ * (hits found by hashing each row). */
 static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uint64_t pool_rows,
-		       uint32_t flags, bool use_map, double *ms_manage, double *ms_both,
+		       uint32_t flags, int mode, double *ms_manage, double *ms_both,
 		       double *seen_miss, double *fetch_gbs)
 {
 	const uint32_t steps = 24, warm = 6, ntok = 32768, ext_shift = 8;
@@ -297,8 +304,14 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 	CK(cudaMalloc(&m.err_d, 8));
 	CK(cudaMalloc(&m.hot_d, ns * ROW));
 	m.map_d = NULL;
-	if (use_map)
+	m.ord_d = NULL;
+	m.tail_d = NULL;
+	if (mode >= MB_MAP)
 		CK(cudaMalloc(&m.map_d, 2ull * batch * ntok));
+	if (mode == MB_ORDER) {
+		CK(cudaMalloc(&m.ord_d, 2ull * ns));
+		CK(cudaMalloc(&m.tail_d, 8ull * batch));
+	}
 	std::vector<uint32_t> reqs(batch), ntk(batch, ntok);
 	for (uint32_t b = 0; b < batch; b++)
 		reqs[b] = b;
@@ -324,6 +337,8 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 	a.hs_t = m.t_d;
 	a.hs_map = m.map_d;
 	a.map_cap = ntok;
+	a.hs_order = m.ord_d;
+	a.hs_order_tail = m.tail_d;
 	a.slots = SLOTS;
 	a.topk = TOPK;
 	a.policy = ESS_POLICY_LRU;
@@ -358,6 +373,8 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 		CK(cudaMemsetAsync(m.t_d, 0, 4 * batch, bs));
 		if (m.map_d)
 			CK(cudaMemsetAsync(m.map_d, 0xff, 2ull * batch * ntok, bs));
+		if (m.tail_d)	/* stale: the first step builds each order */
+			CK(cudaMemsetAsync(m.tail_d, 0xff, 8ull * batch, bs));
 		CK(cudaMemsetAsync(m.err_d, 0, 8, bs));
 		for (uint32_t k = 0; k < warm; k++) {
 			a.topk_rows = m.rows_d + (size_t)k * batch * TOPK;
@@ -403,13 +420,20 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 	{
 		unsigned long long pr[16];
 		const int cl = ess_cuda_manage_cluster(&a);
-		if (cl > 1)
+		if (ess_cuda_manage_kernel(&a) == ESS_MANAGE_KERNEL_ORDER) {
+			ess_cuda_manage_prof_order(pr);
+			printf("<!-- flags %u order kernel: phase cycles (block 0, last step): loads and clears %llu, "
+			       "row checks and hits %llu, scan 1 and chunk sort %llu, victims and ranks %llu, "
+			       "scan 2 %llu, fills and order staged %llu, slot state and order written %llu; total %llu -->\n",
+			       flags, pr[1] - pr[0], pr[2] - pr[1], pr[3] - pr[2], pr[4] - pr[3], pr[5] - pr[4],
+			       pr[6] - pr[5], pr[7] - pr[6], pr[7] - pr[0]);
+		} else if (cl > 1)
 			ess_cuda_manage_prof_cluster(pr);
 		else
 			ess_cuda_manage_prof(pr);
-		printf("<!-- flags %u map %d, %d block(s) per request: phase cycles (block 0, last step): load %llu hash %llu hits %llu misses %llu "
+		printf("<!-- flags %u mode %d, %d block(s) per request: phase cycles (block 0, last step): load %llu hash %llu hits %llu misses %llu "
 		       "range %llu radix %llu ties %llu sort %llu fill %llu; total %llu -->\n",
-		       flags, (int)use_map, cl, pr[1] - pr[0], pr[2] - pr[1], pr[3] - pr[2], pr[4] - pr[3], pr[5] - pr[4],
+		       flags, mode, cl, pr[1] - pr[0], pr[2] - pr[1], pr[3] - pr[2], pr[4] - pr[3], pr[5] - pr[4],
 		       pr[6] - pr[5], pr[7] - pr[6], pr[8] - pr[7], pr[9] - pr[8], pr[9] - pr[0]);
 		/* the cluster kernel's points inside phases (cycles from the
 		 * phase's start): hits done locally, the others' start seen;
@@ -423,7 +447,7 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 #endif
 	void *d[] = {m.tok_d, m.key_d, m.freq_d, m.t_d, m.reqs_d, m.ntok_d, m.nmiss_d, m.ext_d,
 		     m.moff_d, m.cnt_d, m.rows_d, m.out_d, m.mslot_d, m.mtok_d, m.err_d, m.hot_d,
-		     m.map_d};
+		     m.map_d, m.ord_d, m.tail_d};
 	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
 		cudaFree(d[i]);
 }
@@ -789,16 +813,19 @@ int main(int argc, char **argv)
 	}
 manage:
 	printf("\n## Management kernel per layer (top-k %u, %u slots, LRU, synthetic stream, 18 timed steps)\n\n", TOPK, SLOTS);
-	printf("manage: blocks per request chosen by the launcher (a cluster of 4 while 4 x batch fits the SMs, of 2 while 2 x batch does, else one block), "
-	       "hits looked up in the token -> slot map (as the CUDA backend runs it); "
+	printf("manage: the kernel the launcher picks with the token -> slot map and the kept LRU order, as the CUDA backend runs it "
+	       "(the order kernel: one block per request, victims the first entries of the order not hit); "
+	       "map, no order: the launcher's choice with the map alone (a cluster of 4 while 4 x batch fits the SMs, of 2 while 2 x batch does, else one block), "
+	       "hits looked up in the map; "
 	       "hashed: the same without the map (every row hashed against the slots); "
-	       "radix only: as manage with ESS_MANAGE_RADIX_ONLY (victims by radix select, not the LRU histogram); "
-	       "one block, cluster 2, cluster 4: as manage with that many blocks per request forced (clusters beyond what fits at once run in waves; "
+	       "the other columns run with the map and no order: "
+	       "radix only: ESS_MANAGE_RADIX_ONLY (victims by radix select, not the LRU histogram); "
+	       "one block, cluster 2, cluster 4: that many blocks per request forced (clusters beyond what fits at once run in waves; "
 	       "one block hashes and keeps the map); "
-	       "match_any: as manage, the cluster kernel's LRU histogram by one shared atomic per bucket and warp (match_any) instead of per slot; "
-	       "fill own: as manage with ESS_MANAGE_FILL_OWN (with counted victim places each block fills its own victims).\n\n");
-	printf("| batch | target miss %% | seen miss %% | manage us/layer | manage + fetch us/layer | fetch GB/s within | hashed: manage us/layer "
-	       "| radix only | one block | cluster 2 | cluster 4 | match_any | fill own |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	       "match_any: the cluster kernel's LRU histogram by one shared atomic per bucket and warp (match_any) instead of per slot; "
+	       "fill own: ESS_MANAGE_FILL_OWN (with counted victim places each block fills its own victims).\n\n");
+	printf("| batch | target miss %% | seen miss %% | manage us/layer | manage + fetch us/layer | fetch GB/s within | map, no order: manage us/layer "
+	       "| hashed | radix only | one block | cluster 2 | cluster 4 | match_any | fill own |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	const uint32_t mb[] = {16, 64, 128};
 	const double mr[] = {0.05, 0.10, 0.20};
 	const bool one = getenv("ESS_BENCH_ONE") != NULL;	/* batch 64, 10% only */
@@ -806,16 +833,17 @@ manage:
 		for (double r : mr) {
 			if (one && (bt != 64 || r != 0.10))
 				continue;
-			double m1, m2, seen, fg, h1, r2, rseen, rfg;
-			mbench_run(bt, r, pool_d, pool_rows, 0, true, &m1, &m2, &seen, &fg);
-			mbench_run(bt, r, pool_d, pool_rows, 0, false, &h1, &r2, &rseen, &rfg);
+			double m1, m2, seen, fg, p1, h1, r2, rseen, rfg;
+			mbench_run(bt, r, pool_d, pool_rows, 0, MB_ORDER, &m1, &m2, &seen, &fg);
+			mbench_run(bt, r, pool_d, pool_rows, 0, MB_MAP, &p1, &r2, &rseen, &rfg);
+			mbench_run(bt, r, pool_d, pool_rows, 0, MB_HASHED, &h1, &r2, &rseen, &rfg);
 			double f1[6];
 			const uint32_t ff[6] = {ESS_MANAGE_RADIX_ONLY, ESS_MANAGE_ONE_BLOCK, ESS_MANAGE_CLUSTER2,
 						ESS_MANAGE_CLUSTER4, ESS_MANAGE_HIST_MATCH, ESS_MANAGE_FILL_OWN};
 			for (int q = 0; q < 6; q++)
-				mbench_run(bt, r, pool_d, pool_rows, ff[q], true, &f1[q], &r2, &rseen, &rfg);
-			printf("| %u | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", bt, r * 100,
-			       seen * 100, m1 * 1000, m2 * 1000, fg, h1 * 1000, f1[0] * 1000, f1[1] * 1000, f1[2] * 1000,
+				mbench_run(bt, r, pool_d, pool_rows, ff[q], MB_MAP, &f1[q], &r2, &rseen, &rfg);
+			printf("| %u | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", bt, r * 100,
+			       seen * 100, m1 * 1000, m2 * 1000, fg, p1 * 1000, h1 * 1000, f1[0] * 1000, f1[1] * 1000, f1[2] * 1000,
 			       f1[3] * 1000, f1[4] * 1000, f1[5] * 1000);
 			fflush(stdout);
 		}

@@ -17,7 +17,7 @@ ifneq ($(NVCC),)
 CUDA_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 NVCC_FLAGS := -O3 -std=c++17 -Iinclude -Icuda $(CUDA_ARCH) -Xcompiler -fPIC,-Wall,-Wextra \
 	      --Werror all-warnings -lineinfo
-CUDA_LIB_SRCS := cuda/fetch.cu cuda/fetch_launch.cu cuda/manage.cu cuda/manage_cluster.cu cuda/manage_launch.cu
+CUDA_LIB_SRCS := cuda/fetch.cu cuda/fetch_launch.cu cuda/manage.cu cuda/manage_cluster.cu cuda/manage_order.cu cuda/manage_launch.cu
 CUDA_LIB_OBJS := $(CUDA_LIB_SRCS:cuda/%.cu=$(BUILD)/cuda/%.o)
 GPU_TEST_SRCS := $(wildcard tests/gpu/*.cu)
 GPU_TESTS     := $(GPU_TEST_SRCS:tests/gpu/%.cu=$(BUILD)/tests/gpu/%)

@@ -95,6 +95,18 @@ struct ess_manage_args {
 	 * hashing.  Needs slots < ESS_MAP_NONE and tokens held <= map_cap. */
 	uint16_t *hs_map;
 	uint32_t map_cap;
+	/* LRU order of this layer (optional; needs hs_map; see
+	 * ess_cuda_manage_kernel for when it is used):
+	 * hs_order [max_requests * slots]: each request's slots in ascending
+	 * (key, slot) order, the order victims are taken in;
+	 * hs_order_tail [max_requests * 2]: {t, n}: the last n entries of the
+	 * order hold key t and every other entry a lower key; n ==
+	 * ESS_ORDER_STALE: the order is not known (set it so after a request
+	 * reset or anything else that changes hs_key), and the next resolve
+	 * builds it from hs_key.  A launch by another kernel marks every
+	 * request's order stale. */
+	uint16_t *hs_order;
+	uint32_t *hs_order_tail;
 	uint32_t slots;
 	uint32_t topk;		/* entries per top-k row */
 	uint32_t policy;	/* enum ess_policy_id */
@@ -124,6 +136,8 @@ struct ess_manage_args {
 };
 
 #define ESS_MAP_NONE 0xffffu	/* hs_map entry of a token no slot holds */
+#define ESS_ORDER_STALE 0xffffffffu /* hs_order_tail n: build the order */
+#define ESS_ORDER_MAX_SLOTS 8192u /* largest hot set the order kernel takes */
 
 /* ess_manage_args.flags */
 #define ESS_MANAGE_NO_TICK 1u	/* keep t (decode append: a fill at the current t) */
@@ -170,6 +184,25 @@ int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_requests,
 /* Blocks per request that ess_cuda_manage would launch for these
  * arguments (1, 2 or 4), or -EINVAL. */
 int ess_cuda_manage_cluster(const struct ess_manage_args *a);
+
+/*
+ * Which kernel ess_cuda_manage would launch (or -EINVAL):
+ *  ESS_MANAGE_KERNEL_ORDER    one block per request, victims from the
+ *                             kept LRU order (cuda/manage_order.cu): with
+ *                             hs_order and hs_map, policy LRU, top-k up to
+ *                             2048, slots up to ESS_ORDER_MAX_SLOTS, and
+ *                             none of the flags that force another kernel
+ *                             (ONE_BLOCK, CLUSTER2/4, RADIX_ONLY,
+ *                             HIST_MATCH, FILL_OWN);
+ *  ESS_MANAGE_KERNEL_CLUSTER  a cluster of blocks (ess_cuda_manage_cluster);
+ *  ESS_MANAGE_KERNEL_BLOCK    the one-block kernel.
+ */
+enum {
+	ESS_MANAGE_KERNEL_BLOCK = 1,
+	ESS_MANAGE_KERNEL_CLUSTER = 2,
+	ESS_MANAGE_KERNEL_ORDER = 3,
+};
+int ess_cuda_manage_kernel(const struct ess_manage_args *a);
 
 /* Text of the last CUDA failure in this thread. */
 const char *ess_cuda_last_error(void);

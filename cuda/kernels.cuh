@@ -56,4 +56,10 @@ __global__ void ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 __global__ void ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 				     uint32_t hash_cap, uint32_t sort_cap, uint32_t sc);
 
+/* LRU from the kept order (hs_order, hs_map): one block per batch row,
+ * sort_cap >= topk and nsort >= slots powers of two, slots up to
+ * ESS_ORDER_MAX_SLOTS. */
+__global__ void ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests,
+				   uint32_t sort_cap, uint32_t nsort);
+
 #endif /* ESS_CUDA_KERNELS_CUH */

@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 
 #include "cluster_config.h"
+#include "ess/hotset.h"
 #include "kernels.cuh"
 
 extern "C" int ess_cuda_fail(cudaError_t e, const char *what);
@@ -72,15 +73,36 @@ static struct manage_shape manage_shape(const struct ess_manage_args *a, uint32_
 	return m;
 }
 
+/* Dynamic shared memory of the order kernel (layout: cuda/manage_order.cu):
+ * the misses (packed, by rank, host offsets), their ranks, the victims'
+ * old tokens and slots [sort_cap]; the order, tokens, freq, claims and
+ * marks per slot;
+ * or, while it builds a stale order, (key, slot) pairs [nsort], whichever
+ * is larger. */
+static size_t order_smem(const struct ess_manage_args *a, uint32_t *sort_cap, uint32_t *nsort)
+{
+	/* at least 8: keeps every shared array 16-byte aligned */
+	*sort_cap = pow2_at_least(a->topk < 8 ? 8 : a->topk);
+	*nsort = pow2_at_least(a->slots < 2 ? 2 : a->slots);
+	const size_t s8 = (a->slots + 7) & ~7u;
+	const size_t run = (size_t)*sort_cap * (8 + 8 + 8 + 4 + 4 + 2) + s8 * (2 + 4 + 4 + 2 + 1);
+	const size_t build = (size_t)*nsort * 10;
+	return run > build ? run : build;
+}
+
+/* Flags that pick another kernel than the order kernel. */
+#define ORDER_OTHER (ESS_MANAGE_ONE_BLOCK | ESS_MANAGE_CLUSTER2 | ESS_MANAGE_CLUSTER4 | \
+		     ESS_MANAGE_RADIX_ONLY | ESS_MANAGE_HIST_MATCH | ESS_MANAGE_FILL_OWN)
+
 /* Per thread and device: the attributes read once, the kernels' shared
  * memory limits raised once per size, the clusters that fit at once. */
 struct manage_dev {
 	int dev, optin, sms;
-	size_t set_smem[2];	/* one block; cluster kernel */
+	size_t set_smem[3];	/* one block; cluster kernel; order kernel */
 	int fit_cl[ESS_MANAGE_CLUSTER_MAX + 1];
 	size_t fit_smem[ESS_MANAGE_CLUSTER_MAX + 1];
 };
-static __thread struct manage_dev md = {-1, 0, 0, {0, 0}, {0}, {0}};
+static __thread struct manage_dev md = {-1, 0, 0, {0, 0, 0}, {0}, {0}};
 
 static int manage_dev_get(void)
 {
@@ -93,7 +115,8 @@ static int manage_dev_get(void)
 			e = cudaDeviceGetAttribute(&md.sms, cudaDevAttrMultiProcessorCount, dev);
 		if (e == cudaSuccess) {
 			md.dev = dev;
-			md.set_smem[0] = md.set_smem[1] = 0;
+			for (int i = 0; i < 3; i++)
+				md.set_smem[i] = 0;
 			for (int i = 0; i <= ESS_MANAGE_CLUSTER_MAX; i++) {
 				md.fit_cl[i] = 0;
 				md.fit_smem[i] = 0;
@@ -114,10 +137,10 @@ static int manage_set_smem(int which, size_t smem)
 {
 	if (md.set_smem[which] >= smem)
 		return 0;
-	cudaError_t e = which ? cudaFuncSetAttribute(ess_k_manage_cluster,
-						     cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)
-			      : cudaFuncSetAttribute(ess_k_manage,
-						     cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+	const void *k = which == 2   ? (const void *)ess_k_manage_order
+			: which == 1 ? (const void *)ess_k_manage_cluster
+				     : (const void *)ess_k_manage;
+	cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
 	if (e != cudaSuccess)
 		return ess_cuda_fail(e, "cudaFuncSetAttribute");
 	md.set_smem[which] = smem;
@@ -144,14 +167,25 @@ static int manage_fit(uint32_t cl, size_t smem)
 	return n;
 }
 
+/* The order kernel applies (see ess_cuda_manage_kernel in ess_cuda.h). */
+static bool order_pick(const struct ess_manage_args *a)
+{
+	uint32_t sc, ns;
+	return a->hs_order && a->hs_order_tail && a->hs_map && a->policy == ESS_POLICY_LRU &&
+	       !(a->flags & ORDER_OTHER) && a->topk <= 2 * ESS_MANAGE_THREADS &&
+	       a->slots <= ESS_ORDER_MAX_SLOTS && a->slots < ESS_MAP_NONE &&
+	       order_smem(a, &sc, &ns) + MANAGE_STATIC_ONE <= (size_t)md.optin;
+}
+
 /* Blocks per request: forced by a flag, else the largest cluster whose
- * blocks all fit the SMs at once for this batch. */
+ * blocks all fit the SMs at once for this batch (one block for the order
+ * kernel). */
 static int manage_pick(const struct ess_manage_args *a)
 {
 	const uint32_t f = a->flags & (ESS_MANAGE_ONE_BLOCK | ESS_MANAGE_CLUSTER2 | ESS_MANAGE_CLUSTER4);
 	if (f & (f - 1))
 		return ess_cuda_inval("more than one of ONE_BLOCK, CLUSTER2, CLUSTER4");
-	if (f == ESS_MANAGE_ONE_BLOCK)
+	if (f == ESS_MANAGE_ONE_BLOCK || order_pick(a))
 		return 1;
 	/* the cluster kernel sorts the misses in half a block, 4 a thread */
 	const bool cl_ok = a->topk <= 2 * ESS_MANAGE_THREADS;
@@ -190,6 +224,10 @@ static int manage_check(const struct ess_manage_args *a, uint32_t max_requests)
 		return ess_cuda_inval("host map geometry");
 	if (a->hs_map && (a->slots >= ESS_MAP_NONE || a->map_cap == 0))
 		return ess_cuda_inval("token -> slot map needs slots below 65535 and map_cap > 0");
+	if (!a->hs_order != !a->hs_order_tail)
+		return ess_cuda_inval("hs_order and hs_order_tail go together");
+	if (a->hs_order && !a->hs_map)
+		return ess_cuda_inval("the LRU order (hs_order) needs the token -> slot map");
 	if (a->do_fetch && (!a->host_base || !a->hot_base))
 		return ess_cuda_inval("fetch without host or hot base");
 	return 0;
@@ -201,6 +239,63 @@ extern "C" int ess_cuda_manage_cluster(const struct ess_manage_args *a)
 		return ess_cuda_inval("NULL arguments");
 	int rc = manage_dev_get();
 	return rc ? rc : manage_pick(a);
+}
+
+extern "C" int ess_cuda_manage_kernel(const struct ess_manage_args *a)
+{
+	if (!a)
+		return ess_cuda_inval("NULL arguments");
+	int rc = manage_dev_get();
+	if (rc)
+		return rc;
+	rc = manage_pick(a);
+	if (rc < 0)
+		return rc;
+	return order_pick(a) ? ESS_MANAGE_KERNEL_ORDER
+	       : rc > 1 ? ESS_MANAGE_KERNEL_CLUSTER : ESS_MANAGE_KERNEL_BLOCK;
+}
+
+/* The management kernel for these arguments, queued on st. */
+static int manage_launch(const struct ess_manage_args *a, uint32_t max_requests, int cl,
+			 cudaStream_t st)
+{
+	cudaError_t e;
+	int rc;
+	if (order_pick(a)) {
+		uint32_t sort_cap, nsort;
+		const size_t smem = order_smem(a, &sort_cap, &nsort);
+		rc = manage_set_smem(2, smem);
+		if (rc)
+			return rc;
+		ess_k_manage_order<<<a->nreq, ESS_MANAGE_THREADS, smem, st>>>(*a, max_requests,
+									     sort_cap, nsort);
+		e = cudaGetLastError();
+		return e == cudaSuccess ? 0 : ess_cuda_fail(e, "management kernel launch");
+	}
+	/* the other kernels do not keep the order: every request's goes stale */
+	if (a->hs_order) {
+		e = cudaMemsetAsync(a->hs_order_tail, 0xff, (size_t)max_requests * 2 * 4, st);
+		if (e != cudaSuccess)
+			return ess_cuda_fail(e, "marking the LRU order stale");
+	}
+	const struct manage_shape sh = manage_shape(a, (uint32_t)cl);
+	if (cl == 1) {
+		if (sh.smem + MANAGE_STATIC_ONE > (size_t)md.optin)
+			return ess_cuda_inval("topk/slots need more shared memory than a block has");
+		rc = manage_set_smem(0, sh.smem);
+		if (rc)
+			return rc;
+		ess_k_manage<<<a->nreq, ESS_MANAGE_THREADS, sh.smem, st>>>(*a, max_requests,
+									    sh.hash_cap, sh.sort_cap);
+		e = cudaGetLastError();
+	} else {
+		cudaLaunchAttribute at;
+		cudaLaunchConfig_t cfg = ess_cluster_config(&at, (unsigned)cl, a->nreq * (uint32_t)cl,
+							     ESS_MANAGE_THREADS, sh.smem, st);
+		e = cudaLaunchKernelEx(&cfg, ess_k_manage_cluster, *a, max_requests, sh.hash_cap,
+				       sh.sort_cap, sh.sc);
+	}
+	return e == cudaSuccess ? 0 : ess_cuda_fail(e, "management kernel launch");
 }
 
 extern "C" int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_requests,
@@ -219,29 +314,9 @@ extern "C" int ess_cuda_manage(const struct ess_manage_args *a, uint32_t max_req
 	const int cl = manage_pick(a);
 	if (cl < 0)
 		return cl;
-	const struct manage_shape sh = manage_shape(a, (uint32_t)cl);
-	cudaStream_t st = (cudaStream_t)stream;
-	cudaError_t e;
-	if (cl == 1) {
-		if (sh.smem + MANAGE_STATIC_ONE > (size_t)md.optin)
-			return ess_cuda_inval("topk/slots need more shared memory than a block has");
-		rc = manage_set_smem(0, sh.smem);
-		if (rc)
-			return rc;
-		ess_k_manage<<<a->nreq, ESS_MANAGE_THREADS, sh.smem, st>>>(*a, max_requests,
-									    sh.hash_cap, sh.sort_cap);
-		e = cudaGetLastError();
-	} else {
-		cudaLaunchAttribute at;
-		cudaLaunchConfig_t cfg = ess_cluster_config(&at, (unsigned)cl, a->nreq * (uint32_t)cl,
-							     ESS_MANAGE_THREADS, sh.smem, st);
-		e = cudaLaunchKernelEx(&cfg, ess_k_manage_cluster, *a, max_requests, sh.hash_cap,
-				       sh.sort_cap, sh.sc);
-	}
-	if (e != cudaSuccess)
-		return ess_cuda_fail(e, "management kernel launch");
-	if (!a->do_fetch)
-		return 0;
+	rc = manage_launch(a, max_requests, cl, (cudaStream_t)stream);
+	if (rc || !a->do_fetch)
+		return rc;
 
 	struct ess_fetch_list l;
 	l.off = a->miss_off;
