@@ -41,6 +41,10 @@ struct dec_side {
 	int32_t **hs_token;
 	uint64_t **hs_key;
 	uint32_t **hs_freq, **hs_t;
+	/* token -> slot maps (cap entries a request) and, under LRU, the
+	 * kept orders and their tails, as the CUDA backend keeps them */
+	uint16_t **hs_map, **hs_ord;
+	uint32_t **hs_tail;
 	/* shared by the layers */
 	float *score, *out;
 	int32_t *topk, *rows;
@@ -56,6 +60,13 @@ struct dec_side {
 	int32_t *slots_out, *mslot, *mtok, *err, *wt_slot;
 };
 
+/* The ESS side keeps LRU orders where the order kernel takes its hot sets
+ * (with the map: slots below ESS_MAP_NONE, and at most ESS_ORDER_MAX_SLOTS). */
+static bool dec_side_orders(const struct dec_cfg *c)
+{
+	return c->policy == ESS_POLICY_LRU && c->slots <= ESS_ORDER_MAX_SLOTS;
+}
+
 void dec_side_bytes(const struct dec_cfg *c, uint64_t *dev, uint64_t *host)
 {
 	const uint64_t B = c->batch, L = c->layers, cap = c->cap, S = c->steps;
@@ -69,6 +80,10 @@ void dec_side_bytes(const struct dec_cfg *c, uint64_t *dev, uint64_t *host)
 	if (c->ess) {
 		const uint64_t ns = B * c->slots;
 		d += L * ns * (DEC_ROW + 4 + 8 + 4) + L * B * 4;
+		if (c->slots < ESS_MAP_NONE)
+			d += L * B * cap * 2;		/* token -> slot maps */
+		if (dec_side_orders(c))
+			d += L * ns * 2 + L * B * 8;	/* orders, tails */
 		d += B * L * (cap >> EXT_SHIFT) * 8 + S * B * L * 4;
 		d += B * DEC_TOPK * (4 + 8 + 4 + 4) + B * 8 + S * L * B * 8 + B * 4 + 64;
 		h = L * B * cap * DEC_ROW;
@@ -147,7 +162,11 @@ struct dec_side *dec_side_new(const struct dec_cfg *c, const struct dec_stream *
 	d->hs_key = (uint64_t **)calloc(L, sizeof(void *));
 	d->hs_freq = (uint32_t **)calloc(L, sizeof(void *));
 	d->hs_t = (uint32_t **)calloc(L, sizeof(void *));
-	if (!d->keys || !d->cache || !d->hot || !d->hs_token || !d->hs_key || !d->hs_freq || !d->hs_t) {
+	d->hs_map = (uint16_t **)calloc(L, sizeof(void *));
+	d->hs_ord = (uint16_t **)calloc(L, sizeof(void *));
+	d->hs_tail = (uint32_t **)calloc(L, sizeof(void *));
+	if (!d->keys || !d->cache || !d->hot || !d->hs_token || !d->hs_key || !d->hs_freq || !d->hs_t ||
+	    !d->hs_map || !d->hs_ord || !d->hs_tail) {
 		seterr(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -214,6 +233,12 @@ struct dec_side *dec_side_new(const struct dec_cfg *c, const struct dec_stream *
 			DALLOC(d->hs_key[l], ns * 8);
 			DALLOC(d->hs_freq[l], ns * 4);
 			DALLOC(d->hs_t[l], B * 4);
+			if (c->slots < ESS_MAP_NONE)
+				DALLOC(d->hs_map[l], B * cap * 2);
+			if (dec_side_orders(c)) {
+				DALLOC(d->hs_ord[l], ns * 2);
+				DALLOC(d->hs_tail[l], B * 8);
+			}
 		}
 		DALLOC(d->ext, B * L * max_ext * 8);
 		DALLOC(d->mntok, S * B * L * 4);
@@ -295,6 +320,9 @@ void dec_side_free(struct dec_side *d)
 		cudaFree(d->hs_key[l]);
 		cudaFree(d->hs_freq[l]);
 		cudaFree(d->hs_t[l]);
+		cudaFree(d->hs_map[l]);
+		cudaFree(d->hs_ord[l]);
+		cudaFree(d->hs_tail[l]);
 	}
 	free(d->keys);
 	free(d->cache);
@@ -303,6 +331,9 @@ void dec_side_free(struct dec_side *d)
 	free(d->hs_key);
 	free(d->hs_freq);
 	free(d->hs_t);
+	free(d->hs_map);
+	free(d->hs_ord);
+	free(d->hs_tail);
 	void *dev[] = {d->score, d->out, d->topk, d->rows, d->qi, d->stage, d->w, d->q, d->work,
 		       d->seq_d, d->pos_d, d->ext, d->moff, d->counters, d->wt_off, d->mntok,
 		       d->reqs, d->nmiss, d->wt_count, d->slots_out, d->mslot, d->mtok, d->err,
@@ -338,7 +369,10 @@ int dec_side_reset(struct dec_side *d)
 		if (cudaMemsetAsync(d->hs_token[l], 0xff, ns * 4, d->s) ||
 		    cudaMemsetAsync(d->hs_key[l], 0, ns * 8, d->s) ||
 		    cudaMemsetAsync(d->hs_freq[l], 0, ns * 4, d->s) ||
-		    cudaMemsetAsync(d->hs_t[l], 0, d->c.batch * 4, d->s))
+		    cudaMemsetAsync(d->hs_t[l], 0, d->c.batch * 4, d->s) ||
+		    (d->hs_map[l] &&
+		     cudaMemsetAsync(d->hs_map[l], 0xff, (uint64_t)d->c.batch * d->c.cap * 2, d->s)) ||
+		    (d->hs_tail[l] && cudaMemsetAsync(d->hs_tail[l], 0xff, d->c.batch * 8, d->s)))
 			return -EIO;
 	}
 	if (cudaMemsetAsync(d->counters, 0, 8 * ESS_CUDA_NCOUNTERS, d->s) ||
@@ -364,6 +398,10 @@ static int ess_fetch(struct dec_side *d, uint32_t s, uint32_t l, const int32_t *
 	a.hs_key = d->hs_key[l];
 	a.hs_freq = d->hs_freq[l];
 	a.hs_t = d->hs_t[l];
+	a.hs_map = d->hs_map[l];
+	a.map_cap = d->hs_map[l] ? d->c.cap : 0;
+	a.hs_order = d->hs_ord[l];
+	a.hs_order_tail = d->hs_tail[l];
 	a.slots = d->c.slots;
 	a.topk = DEC_TOPK;
 	a.policy = d->c.policy;
