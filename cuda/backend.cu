@@ -189,6 +189,8 @@ static void cuda_fini(struct ess_backend *be)
 	be->priv = NULL;
 }
 
+static struct ess_manage_args manage_args(struct ess_backend *be, uint32_t layer, uint32_t kind);
+
 static int cuda_init(struct ess_backend *be)
 {
 	const struct ess_backend_geom *g = &be->geom;
@@ -263,8 +265,16 @@ static int cuda_init(struct ess_backend *be)
 				TRY(cudaMemset(cb->sord_tail, 0xff, nh * 8));
 			} else {
 				(void)cudaGetLastError();
+			}
+			/* kept only where the order kernel takes these shapes
+			 * (its shared memory grows with the tokens a request
+			 * can hold) */
+			struct ess_manage_args a = manage_args(be, 0, CNT_RESOLVE);
+			if (!cb->sord_tail || ess_cuda_manage_kernel(&a) != ESS_MANAGE_KERNEL_ORDER) {
 				if (cb->sord)
 					cudaFree(cb->sord);
+				if (cb->sord_tail)
+					cudaFree(cb->sord_tail);
 				cb->sord = NULL;
 				cb->sord_tail = NULL;
 			}

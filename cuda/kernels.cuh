@@ -58,8 +58,9 @@ __global__ void ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requ
 
 /* LRU from the kept order (hs_order, hs_map): one block per batch row,
  * sort_cap >= topk and nsort >= slots powers of two, slots up to
- * ESS_ORDER_MAX_SLOTS. */
+ * ESS_ORDER_MAX_SLOTS, bw_cap >= map_cap / 32 words of missed-token
+ * bitmap. */
 __global__ void ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests,
-				   uint32_t sort_cap, uint32_t nsort);
+				   uint32_t sort_cap, uint32_t nsort, uint32_t bw_cap);
 
 #endif /* ESS_CUDA_KERNELS_CUH */

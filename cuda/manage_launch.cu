@@ -74,18 +74,22 @@ static struct manage_shape manage_shape(const struct ess_manage_args *a, uint32_
 }
 
 /* Dynamic shared memory of the order kernel (layout: cuda/manage_order.cu):
- * the misses (packed, by rank, host offsets), their ranks, the victims'
- * old tokens and slots [sort_cap]; the order, tokens, freq, claims and
- * marks per slot;
+ * the misses (packed, by rank, host offsets), the victims' old tokens and
+ * slots [sort_cap]; the order, tokens, freq, claims and marks per slot;
+ * the missed-token bitmap and its word prefixes [bw_cap = map_cap / 32];
  * or, while it builds a stale order, (key, slot) pairs [nsort], whichever
  * is larger. */
-static size_t order_smem(const struct ess_manage_args *a, uint32_t *sort_cap, uint32_t *nsort)
+static size_t order_smem(const struct ess_manage_args *a, uint32_t *sort_cap, uint32_t *nsort,
+			 uint32_t *bw_cap)
 {
 	/* at least 8: keeps every shared array 16-byte aligned */
 	*sort_cap = pow2_at_least(a->topk < 8 ? 8 : a->topk);
 	*nsort = pow2_at_least(a->slots < 2 ? 2 : a->slots);
 	const size_t s8 = (a->slots + 7) & ~7u;
-	const size_t run = (size_t)*sort_cap * (8 + 8 + 8 + 4 + 4 + 2) + s8 * (2 + 4 + 4 + 2 + 1);
+	const uint64_t bw = ((uint64_t)a->map_cap + 31) / 32;
+	*bw_cap = bw > UINT32_MAX ? UINT32_MAX : (uint32_t)bw;
+	const size_t run = (size_t)*sort_cap * (8 + 8 + 8 + 4 + 2) + s8 * (2 + 4 + 4 + 2 + 1) +
+			   (size_t)bw * (4 + 2);
 	const size_t build = (size_t)*nsort * 10;
 	return run > build ? run : build;
 }
@@ -170,11 +174,11 @@ static int manage_fit(uint32_t cl, size_t smem)
 /* The order kernel applies (see ess_cuda_manage_kernel in ess_cuda.h). */
 static bool order_pick(const struct ess_manage_args *a)
 {
-	uint32_t sc, ns;
+	uint32_t sc, ns, bw;
 	return a->hs_order && a->hs_order_tail && a->hs_map && a->policy == ESS_POLICY_LRU &&
 	       !(a->flags & ORDER_OTHER) && a->topk <= 2 * ESS_MANAGE_THREADS &&
 	       a->slots <= ESS_ORDER_MAX_SLOTS && a->slots < ESS_MAP_NONE &&
-	       order_smem(a, &sc, &ns) + MANAGE_STATIC_ONE <= (size_t)md.optin;
+	       order_smem(a, &sc, &ns, &bw) + MANAGE_STATIC_ONE <= (size_t)md.optin;
 }
 
 /* Blocks per request: forced by a flag, else the largest cluster whose
@@ -262,13 +266,13 @@ static int manage_launch(const struct ess_manage_args *a, uint32_t max_requests,
 	cudaError_t e;
 	int rc;
 	if (order_pick(a)) {
-		uint32_t sort_cap, nsort;
-		const size_t smem = order_smem(a, &sort_cap, &nsort);
+		uint32_t sort_cap, nsort, bw_cap;
+		const size_t smem = order_smem(a, &sort_cap, &nsort, &bw_cap);
 		rc = manage_set_smem(2, smem);
 		if (rc)
 			return rc;
 		ess_k_manage_order<<<a->nreq, ESS_MANAGE_THREADS, smem, st>>>(*a, max_requests,
-									     sort_cap, nsort);
+									     sort_cap, nsort, bw_cap);
 		e = cudaGetLastError();
 		return e == cudaSuccess ? 0 : ess_cuda_fail(e, "management kernel launch");
 	}

@@ -68,25 +68,10 @@ struct order_smem {
 	uint32_t nvalid, nmiss, bad, nevict;
 	uint64_t tail_t;	/* the order's tail key (rebuilt: the largest key) */
 	uint32_t tail_n;
-	uint32_t wsum[NWARPS];
-	uint32_t wsum2[NWARPS];
+	uint32_t wsum[NWARPS];	/* scan 1 */
+	uint32_t wsum2[NWARPS];	/* scan 2 */
+	uint32_t wsumb[NWARPS];	/* the missed-token bitmap's scan */
 };
-
-/* Bitonic sort of one uint64 across the 32 lanes of a warp, ascending. */
-static __device__ __forceinline__ void warp_sort_u64(uint64_t &x)
-{
-	const uint32_t lane = threadIdx.x & 31;
-#pragma unroll
-	for (uint32_t k = 2; k <= 32; k <<= 1) {
-#pragma unroll
-		for (uint32_t j = k >> 1; j > 0; j >>= 1) {
-			const bool want_min = ((lane & j) == 0) == ((lane & k) == 0);
-			const uint64_t o = __shfl_xor_sync(0xffffffffu, x, j);
-			if ((o < x) == want_min && o != x)
-				x = o;
-		}
-	}
-}
 
 static __device__ __forceinline__ uint32_t lower_bound_u64(const uint64_t *a, uint32_t n, uint64_t x)
 {
@@ -140,7 +125,7 @@ static __device__ void reject_row(const struct ess_manage_args &a, uint32_t b, u
 
 __global__ void __launch_bounds__(ESS_MANAGE_THREADS, 1)
 ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sort_cap,
-		   uint32_t nsort)
+		   uint32_t nsort, uint32_t bw_cap)
 {
 	extern __shared__ __align__(16) unsigned char dyn[];
 	__shared__ struct order_smem sm;
@@ -158,14 +143,15 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 	uint64_t *mpk = (uint64_t *)dyn;		/* [sort_cap] misses: token << 32 | position */
 	uint64_t *msorted = mpk + sort_cap;		/* [sort_cap] the same by rank */
 	uint64_t *poff = msorted + sort_cap;		/* [sort_cap] a missed position's host offset */
-	uint32_t *rank = (uint32_t *)(poff + sort_cap);	/* [sort_cap] */
-	int32_t *vold = (int32_t *)(rank + sort_cap);	/* [sort_cap] victims' old tokens */
+	int32_t *vold = (int32_t *)(poff + sort_cap);	/* [sort_cap] victims' old tokens */
 	uint16_t *vic = (uint16_t *)(vold + sort_cap);	/* [sort_cap] victims in order */
 	uint16_t *sord = vic + sort_cap;		/* [S8] the order, old then new */
 	int32_t *stok = (int32_t *)(sord + S8);		/* [S8] tokens held */
 	uint32_t *sfreq = (uint32_t *)(stok + S8);	/* [S8] freq */
 	uint16_t *claim = (uint16_t *)(sfreq + S8);	/* [S8] row position hitting slot */
 	unsigned char *mark = (unsigned char *)(claim + S8); /* [S8] MARK_* */
+	uint32_t *bits = (uint32_t *)(mark + S8);	/* [bw_cap] missed tokens */
+	uint16_t *wpre = (uint16_t *)(bits + bw_cap);	/* [bw_cap] misses in earlier words */
 	uint64_t *rkey = (uint64_t *)dyn;		/* [nsort] (rebuild) */
 	uint16_t *rsl = (uint16_t *)(rkey + nsort);	/* [nsort] (rebuild) */
 
@@ -192,6 +178,9 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 	const uint32_t lim = a.map_cap < ntok ? a.map_cap : ntok;
 	const uint64_t *ext = a.extent_off + hmap * a.max_extents;
 	const uint32_t t = a.hs_t[req] + ((a.flags & ESS_MANAGE_NO_TICK) ? 0 : 1);
+	/* the bitmap's words in use, a run of BW per thread */
+	const uint32_t bw = (lim + 31) / 32;
+	const uint32_t BW = (bw + nth - 1) / nth, b0 = tid * BW;
 	const uint32_t tail_t32 = tail_g[0], tail_n32 = tail_g[1];
 	const bool stale = tail_n32 > S;	/* ESS_ORDER_STALE, or nonsense */
 	/* The order, the tokens held and freq are copied to shared memory by
@@ -279,13 +268,13 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 		}
 	}
 
-	/* clear the claims, marks and ranks */
+	/* clear the claims, marks and the bitmap */
 	for (uint32_t i = tid; i < S8 / 2; i += nth)
 		((uint32_t *)claim)[i] = 0xffffffffu;
 	for (uint32_t i = tid; i < S8 / 4; i += nth)
 		((uint32_t *)mark)[i] = 0;
-	for (uint32_t i = tid; i < K; i += nth)
-		rank[i] = 0;
+	for (uint32_t i = tid; i < bw; i += nth)
+		bits[i] = 0;
 	if (tid == 0) {
 		sm.nvalid = sm.nmiss = sm.bad = sm.nevict = 0;
 		if (!stale) {
@@ -313,7 +302,8 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 	const bool keep = tail_t <= t;
 	const uint32_t tail0 = S - tail_n;
 
-	/* B. row checks, hits (claimed by CAS), misses */
+	/* B. row checks, hits (claimed by CAS), misses (a bit each in the
+	 * bitmap of missed tokens: a bit already set is a repeat) */
 	uint32_t hv[ROW_PF];
 #pragma unroll
 	for (int n = 0; n < ROW_PF; n++) {
@@ -344,6 +334,11 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 		const bool miss = valid && !hit;
 		if (miss && ex[n] == UINT64_MAX)
 			atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_ENOEXTENT);
+		if (miss) {
+			const uint32_t bit = 1u << (tok & 31);
+			if (atomicOr(&bits[(uint32_t)tok >> 5], bit) & bit)
+				atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_EDUP);
+		}
 		const uint32_t j = warp_add(&sm.nmiss, miss);
 		if (miss) {
 			mpk[j] = (uint64_t)(uint32_t)tok << 32 | i;
@@ -379,15 +374,15 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 	const uint32_t incl = warp_scan_incl(cnt);
 	if (lane == 31)
 		sm.wsum[w] = incl;
-	/* the misses: each warp sorts chunks of 32 in registers */
-	const uint32_t nchunk = (m + 31) / 32;
-	for (uint32_t c = w; c < nchunk; c += NWARPS) {
-		const uint32_t j = c * 32 + lane;
-		uint64_t x = j < m ? mpk[j] : UINT64_MAX;
-		warp_sort_u64(x);
-		if (j < m)
-			mpk[j] = x;
-	}
+	/* the missed tokens, counted over this thread's bitmap words: a
+	 * miss's rank by token is the misses in earlier words plus the bits
+	 * below its own in its word (no sort) */
+	uint32_t cntb = 0;
+	for (uint32_t i = b0; i < b0 + BW && i < bw; i++)
+		cntb += __popc(bits[i]);
+	const uint32_t inclb = warp_scan_incl(cntb);
+	if (lane == 31)
+		sm.wsumb[w] = inclb;
 	__syncthreads();
 	PROF(3);
 	uint32_t nnh;
@@ -412,43 +407,17 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 		if (lane == 0 && ev)
 			atomicAdd(&sm.nevict, ev);
 	}
-	/* rank of each miss: the misses below it in every sorted chunk, by
-	 * binary search (several threads per miss when there are few); a
-	 * token next to an equal one in any chunk is a repeat */
-	const uint32_t parts = m >= nth ? 1 : min(nchunk, nth / (m ? m : 1));
-	for (uint32_t x = tid; x < m * parts; x += nth) {
-		const uint32_t j = x % m, part = x / m;
-		const uint32_t c0 = part * nchunk / parts, c1 = (part + 1) * nchunk / parts;
-		const uint64_t me = mpk[j];
-		const uint32_t mt = (uint32_t)(me >> 32);
-		uint32_t ct = 0;
-		bool dup = false;
-		for (uint32_t c = c0; c < c1; c++) {
-			const uint64_t *ch = mpk + c * 32;
-			const uint32_t len = min(32u, m - c * 32);
-			const uint32_t lo = lower_bound_u64(ch, len, me);
-			ct += lo;
-			if (lo > 0 && (uint32_t)(ch[lo - 1] >> 32) == mt)
-				dup = true;
-			uint32_t u = lo;
-			if (u < len && ch[u] == me)
-				u++;
-			if (u < len && (uint32_t)(ch[u] >> 32) == mt)
-				dup = true;
+	/* the misses in earlier bitmap words, per word */
+	{
+		uint32_t nb;
+		uint32_t p = block_excl(cntb, inclb, sm.wsumb, &nb);
+		for (uint32_t i = b0; i < b0 + BW && i < bw; i++) {
+			wpre[i] = (uint16_t)p;
+			p += __popc(bits[i]);
 		}
-		if (dup)
-			atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_EDUP);
-		if (parts > 1)
-			atomicAdd(&rank[j], ct);
-		else
-			rank[j] = ct;
 	}
 	__syncthreads();
 	PROF(4);
-	if (sm.bad) {
-		reject_row(a, b, req, sm.bad, out);
-		return;
-	}
 
 	/* D. scan 2: the touched slots (hit, victim, old tail) in slot order;
 	 * the misses put in rank order */
@@ -463,8 +432,11 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 	const uint32_t incl2 = warp_scan_incl(cnt2);
 	if (lane == 31)
 		sm.wsum2[w] = incl2;
-	for (uint32_t j = tid; j < m; j += nth)
-		msorted[rank[j]] = mpk[j];
+	for (uint32_t j = tid; j < m; j += nth) {
+		const uint64_t me = mpk[j];
+		const uint32_t tok = (uint32_t)(me >> 32), wd = tok >> 5;
+		msorted[wpre[wd] + __popc(bits[wd] & ((1u << (tok & 31)) - 1))] = me;
+	}
 	__syncthreads();
 	PROF(5);
 	uint32_t ntouch;

@@ -1515,6 +1515,18 @@ static void test_order_args(void)
 	int got = ess_cuda_manage_kernel(&a);
 	tap_ok(got != ESS_MANAGE_KERNEL_ORDER && got > 0,
 	       "map without an order: not the order kernel (%d)", got);
+	/* the order kernel's bitmap of missed tokens, map_cap / 32 words in
+	 * shared memory: 128 K tokens fit, 16 M do not */
+	a = make_args(&st);
+	a.slots = 6144;
+	a.topk = 2048;
+	a.map_cap = 1u << 17;
+	got = ess_cuda_manage_kernel(&a);
+	tap_ok(got == ESS_MANAGE_KERNEL_ORDER, "map_cap 128 K tokens: the order kernel (%d)", got);
+	a.map_cap = 1u << 24;
+	got = ess_cuda_manage_kernel(&a);
+	tap_ok(got != ESS_MANAGE_KERNEL_ORDER && got > 0,
+	       "map_cap 16 M tokens (bitmap past shared memory): not the order kernel (%d)", got);
 
 	/* refusals: a new row in place, state, map and order as they are */
 	next_row(&st, req, row);
