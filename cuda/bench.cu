@@ -423,8 +423,9 @@ static void mbench_run(uint32_t batch, double miss_rate, const void *pool_d, uin
 		if (ess_cuda_manage_kernel(&a) == ESS_MANAGE_KERNEL_ORDER) {
 			ess_cuda_manage_prof_order(pr);
 			printf("<!-- flags %u order kernel: phase cycles (block 0, last step): loads and clears %llu, "
-			       "row checks and hits %llu, scan 1 and chunk sort %llu, victims and ranks %llu, "
-			       "scan 2 %llu, fills and order staged %llu, slot state and order written %llu; total %llu -->\n",
+			       "row checks and hits %llu, scan 1 and bitmap counts %llu, victims and bitmap prefixes %llu, "
+			       "scan 2 and misses by rank %llu, fills and order staged %llu, slot state and order written %llu; "
+			       "total %llu -->\n",
 			       flags, pr[1] - pr[0], pr[2] - pr[1], pr[3] - pr[2], pr[4] - pr[3], pr[5] - pr[4],
 			       pr[6] - pr[5], pr[7] - pr[6], pr[7] - pr[0]);
 		} else if (cl > 1)

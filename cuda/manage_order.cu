@@ -11,31 +11,40 @@
  * in (key, slot) order the victims are simply the first m entries of the
  * order that the row did not hit, and the next order is the untouched
  * entries in their old order followed by the touched slots in slot order.
- * Nothing of the per-slot state (token, key, freq) is read or copied: the
- * work per row is one map load per row entry, two block scans over the
- * order (S / 1024 entries a thread) and a sort of the misses, against the
- * other kernels' passes over every slot's key with a histogram or a radix
- * select.  An append (ESS_MANAGE_NO_TICK) at the t of the last resolve
- * touches slots that already hold key t: the order's tail, the last n
- * entries, which hold key t, joins the touched slots and is merged in slot
- * order with them.
+ * No key is read: the work per row is one map load per row entry, two
+ * block scans (over the order, then over the slots; S / 1024 entries a
+ * thread) and a bitmap of the missed tokens, against the other kernels'
+ * passes over every slot's key with a histogram or a radix select and
+ * their sorts of the misses.  An append (ESS_MANAGE_NO_TICK) at the t of
+ * the last resolve touches slots that already hold key t: the order's
+ * tail, the last n entries, which hold key t, joins the touched slots and
+ * is merged in slot order with them.
+ *
+ * What costs is memory traffic, not arithmetic (notes 30-33 of
+ * Documentation/dev/cuda.md): the order, the tokens held and freq move
+ * between global and shared memory by coalesced 16-byte copies, and the
+ * slot state of hits and fills is written by slot, consecutive slots in
+ * consecutive lanes, instead of a scattered store per slot.
  *
  *  A. Loads first: the thread's row entries, their map entries and host
- *     extents, the thread's run of the order.  A stale order (after a
- *     reset, or a launch of another kernel) is built here from hs_key by a
- *     bitonic sort of (key, slot) in shared memory.
- *  B. Row checks (range, duplicates: a hit claims its slot by CAS, a
- *     second claim is a duplicate), hits and misses; the order's tail
- *     marked when this step is at its t.
- *  C. Scan 1 over the order: the first m entries not hit are the victims,
- *     in order (their old tokens copied by cp.async); the misses sorted by
- *     warp-sorted chunks of 32 and ranks counted by binary search, which
- *     also sees a missed token twice.
- *  D. Scan 2 over the slots: the touched ones (hit, victim, old tail) in
- *     slot order.
- *  E. Only now, with the row known valid, global writes: fills (the i-th
- *     miss by token takes the i-th victim), the fetch list, slot ids, the
- *     hits' key and freq, the map, the new order and its tail.
+ *     extents; the order, tokens and freq by cp.async.  A stale order
+ *     (after a reset, or a launch of another kernel) is built here from
+ *     hs_key by a bitonic sort of (key, slot) in shared memory.
+ *  B. Row checks (range; duplicates: a hit claims its slot by CAS, a
+ *     missed token sets its bit in the bitmap, and a second claim or a bit
+ *     already set is a repeat), hits and misses; the order's tail marked
+ *     when this step is at its t.
+ *  C. Scan 1 over the order counts the entries not hit; the bitmap's
+ *     words are counted alongside.
+ *  D. The first m entries not hit are the victims, in order; each bitmap
+ *     word gets the number of misses in the words before it.
+ *  E. Scan 2 over the slots: the touched ones (hit, victim, old tail) in
+ *     slot order; each miss put at its rank by token (misses in earlier
+ *     words plus the bits below its own), so no sort.
+ *  F. Only now, with the row known valid, global writes: fills (the r-th
+ *     miss by token takes the r-th victim), the fetch list in token order,
+ *     slot ids, the map; the new order staged in shared memory; then the
+ *     slot state of hits and fills by slot, the order copied out, its tail.
  * A row found bad writes nothing but -1 slot ids and the error word.
  */
 #include <stdint.h>
@@ -387,7 +396,7 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 	PROF(3);
 	uint32_t nnh;
 	const uint32_t r0 = block_excl(cnt, incl, sm.wsum, &nnh);
-	/* victims: the first m entries not hit, in order; the evictions
+	/* D. victims: the first m entries not hit, in order; the evictions
 	 * among them */
 	{
 		uint32_t r = r0, ev = 0;
@@ -419,7 +428,7 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 	__syncthreads();
 	PROF(4);
 
-	/* D. scan 2: the touched slots (hit, victim, old tail) in slot order;
+	/* E. scan 2: the touched slots (hit, victim, old tail) in slot order;
 	 * the misses put in rank order */
 	uint32_t tm = 0, cnt2 = 0;
 #pragma unroll
@@ -442,7 +451,7 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 	uint32_t ntouch;
 	const uint32_t q0 = block_excl(cnt2, incl2, sm.wsum2, &ntouch);
 
-	/* E. global writes.  Fills in rank order: the r-th miss by token
+	/* F. global writes.  Fills in rank order: the r-th miss by token
 	 * takes the r-th victim (the fetch list written in order). */
 	const int32_t gbase = (int32_t)(req * S);
 	const uint64_t fl = (uint64_t)b * K;
