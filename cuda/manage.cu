@@ -109,7 +109,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 	/* with a token -> slot map, kept up to date here (the cluster kernel
 	 * looks hits up in it), a token must also fit the map */
 	uint16_t *tmap = a.hs_map ? a.hs_map + (uint64_t)req * a.map_cap : NULL;
-	const uint32_t lim = tmap && a.map_cap < ntok ? a.map_cap : ntok;
+	const uint32_t lim = map_lim(tmap, a.map_cap, ntok);
 	const uint64_t *ext = a.extent_off + map * a.max_extents;
 
 	PROF(0);
@@ -471,15 +471,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 							mtok[i] = tx;
 							mtok[x] = ti;
 						}
-						const uint64_t ki = vkey[i], kx = vkey[x];
-						const int32_t si = vslot[i], sx = vslot[x];
-						const bool gt = ki > kx || (ki == kx && si > sx);
-						if (gt == up) {
-							vkey[i] = kx;
-							vkey[x] = ki;
-							vslot[i] = sx;
-							vslot[x] = si;
-						}
+						cswap_kv(vkey, vslot, i, x, up);
 					}
 					__syncthreads();
 				}
@@ -497,10 +489,7 @@ ess_k_manage(struct ess_manage_args a, uint32_t max_requests,
 			posslot[pos] = v;
 			myevict += stok[v] >= 0;
 			if (tmap) {
-				/* the old token is not in the row: no other
-				 * thread writes its entry */
-				if (stok[v] >= 0 && (uint32_t)stok[v] < a.map_cap)
-					tmap[stok[v]] = (uint16_t)ESS_MAP_NONE;
+				map_clear(tmap, a.map_cap, stok[v]);
 				tmap[tok] = (uint16_t)v;
 			}
 			tok_s[v] = tok;

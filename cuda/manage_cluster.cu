@@ -284,7 +284,7 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 	const uint64_t *ext = a.extent_off + map * a.max_extents;
 	uint16_t *tmap = use_map ? a.hs_map + (uint64_t)req * a.map_cap : NULL;
 	/* tokens the map can hold bound the row's as the count held does */
-	const uint32_t lim = use_map && a.map_cap < ntok ? a.map_cap : ntok;
+	const uint32_t lim = map_lim(tmap, a.map_cap, ntok);
 	/* issued now, used after the copies are issued and the clears done */
 	const uint32_t t_prev = tid == 0 ? a.hs_t[req] : 0;
 
@@ -514,9 +514,9 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 			if (miss && ((noext >> n) & 1))
 				atomicCAS(&sm.bad, 0u, (uint32_t)ESS_CUDA_ENOEXTENT);
 			const uint32_t j = warp_add(&sm.nmiss, miss);
-			if (miss) {
-				/* every block: with counted places each sorts
-				 * the misses and fills its own victims */
+			/* block 0 sorts the misses and fills, unless each
+			 * block fills its own victims (then each sorts them) */
+			if (miss && (rank == 0 || (a.flags & ESS_MANAGE_FILL_OWN))) {
 				mtok[j] = tok;
 				rank_t[j] = 0;
 				rank_v[j] = 0;
@@ -900,9 +900,8 @@ ess_k_manage_cluster(struct ess_manage_args a, uint32_t max_requests,
 			if (slot_hit[ls] == 1) {
 				key_s[s0 + ls] = skey[ls];
 				freq_s[s0 + ls] = sfreq[ls];
-			} else if (slot_hit[ls] == 2 && use_map && stok[ls] >= 0 &&
-				   (uint32_t)stok[ls] < a.map_cap) {
-				tmap[stok[ls]] = (uint16_t)ESS_MAP_NONE;
+			} else if (slot_hit[ls] == 2 && use_map) {
+				map_clear(tmap, a.map_cap, stok[ls]);
 			}
 		PROF(9);
 		if (rank == 0 && tid == 0) {

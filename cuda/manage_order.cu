@@ -82,21 +82,6 @@ struct order_smem {
 	uint32_t wsumb[NWARPS];	/* the missed-token bitmap's scan */
 };
 
-static __device__ __forceinline__ uint32_t lower_bound_u64(const uint64_t *a, uint32_t n, uint64_t x)
-{
-	uint32_t lo = 0;
-	while (n > 0) {
-		const uint32_t half = n >> 1;
-		if (a[lo + half] < x) {
-			lo += half + 1;
-			n -= half + 1;
-		} else {
-			n = half;
-		}
-	}
-	return lo;
-}
-
 /*
  * Exclusive prefix of cnt over the block (thread order), given its
  * inclusive prefix within the warp; wsum holds the warp totals, written
@@ -184,7 +169,7 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 	const uint64_t hmap = (uint64_t)req * a.layers + a.layer;
 	const uint32_t ntok = a.ntokens[hmap];
 	/* a token must also fit the map */
-	const uint32_t lim = a.map_cap < ntok ? a.map_cap : ntok;
+	const uint32_t lim = map_lim(tmap, a.map_cap, ntok);
 	const uint64_t *ext = a.extent_off + hmap * a.max_extents;
 	const uint32_t t = a.hs_t[req] + ((a.flags & ESS_MANAGE_NO_TICK) ? 0 : 1);
 	/* the bitmap's words in use, a run of BW per thread */
@@ -235,16 +220,7 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 				for (uint32_t i = tid; i < nsort / 2; i += nth) {
 					const uint32_t lo = ((i & ~(j - 1)) << 1) | (i & (j - 1));
 					const uint32_t hi = lo + j;
-					const bool up = (lo & k) == 0;
-					const uint64_t ka = rkey[lo], kb = rkey[hi];
-					const uint16_t sa = rsl[lo], sb = rsl[hi];
-					const bool gt = ka > kb || (ka == kb && sa > sb);
-					if (gt == up) {
-						rkey[lo] = kb;
-						rkey[hi] = ka;
-						rsl[lo] = sb;
-						rsl[hi] = sa;
-					}
+					cswap_kv(rkey, rsl, lo, hi, (lo & k) == 0);
 				}
 				__syncthreads();
 			}
@@ -257,7 +233,7 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 		if (tid == 0) {
 			const uint64_t kmax = rkey[S - 1];
 			sm.tail_t = kmax;
-			sm.tail_n = S - lower_bound_u64(rkey, S, kmax);
+			sm.tail_n = S - lower_bound_v(rkey, S, kmax);
 		}
 		__syncthreads();	/* the overlay is free again */
 		if (vec) {
@@ -461,10 +437,7 @@ ess_k_manage_order(struct ess_manage_args a, uint32_t max_requests, uint32_t sor
 		const uint32_t pos = (uint32_t)me & 0xffffu;
 		const uint32_t v = vic[r];
 		const int32_t old = vold[r];
-		/* the old token is not in the row: no other thread writes its
-		 * entry */
-		if (old >= 0 && (uint32_t)old < a.map_cap)
-			tmap[old] = (uint16_t)ESS_MAP_NONE;
+		map_clear(tmap, a.map_cap, old);
 		tmap[tok] = (uint16_t)v;
 		stok[v] = tok;	/* written out with the hits below */
 		a.miss_off[fl + r] = poff[pos];

@@ -256,7 +256,8 @@ static __device__ __forceinline__ void warp_sort(int32_t &tv, uint64_t &kv, int3
 }
 
 /* Entries of sorted a[0..n) below x. */
-static __device__ __forceinline__ uint32_t lower_bound_tok(const int32_t *a, uint32_t n, int32_t x)
+template <typename T>
+static __device__ __forceinline__ uint32_t lower_bound_v(const T *a, uint32_t n, T x)
 {
 	uint32_t lo = 0;
 	while (n > 0) {
@@ -269,6 +270,11 @@ static __device__ __forceinline__ uint32_t lower_bound_tok(const int32_t *a, uin
 		}
 	}
 	return lo;
+}
+
+static __device__ __forceinline__ uint32_t lower_bound_tok(const int32_t *a, uint32_t n, int32_t x)
+{
+	return lower_bound_v(a, n, x);
 }
 
 static __device__ __forceinline__ uint32_t lower_bound_kv(const uint64_t *k, const int32_t *sl,
@@ -286,6 +292,39 @@ static __device__ __forceinline__ uint32_t lower_bound_kv(const uint64_t *k, con
 		}
 	}
 	return lo;
+}
+
+/* One compare-exchange of a bitonic sort of (key, slot) pairs in shared
+ * memory: entries lo < hi put in ascending order when up, else
+ * descending. */
+template <typename S>
+static __device__ __forceinline__ void cswap_kv(uint64_t *k, S *s, uint32_t lo, uint32_t hi, bool up)
+{
+	const uint64_t ka = k[lo], kb = k[hi];
+	const S sa = s[lo], sb = s[hi];
+	const bool gt = ka > kb || (ka == kb && sa > sb);
+	if (gt == up) {
+		k[lo] = kb;
+		k[hi] = ka;
+		s[lo] = sb;
+		s[hi] = sa;
+	}
+}
+
+/* Row tokens are checked against the tokens held, ntok, and with a token
+ * -> slot map also against its capacity. */
+static __device__ __forceinline__ uint32_t map_lim(const uint16_t *tmap, uint32_t map_cap,
+						   uint32_t ntok)
+{
+	return tmap && map_cap < ntok ? map_cap : ntok;
+}
+
+/* A filled slot's old token out of the map.  The old token is not in the
+ * row (it was not hit), so no other thread writes its entry. */
+static __device__ __forceinline__ void map_clear(uint16_t *tmap, uint32_t map_cap, int32_t old)
+{
+	if (old >= 0 && (uint32_t)old < map_cap)
+		tmap[old] = (uint16_t)ESS_MAP_NONE;
 }
 
 /* Bitonic sort of one int32 across the 32 lanes of a warp, ascending. */
