@@ -5,7 +5,9 @@
  * row hash and its checks, the row prefetch, a slot's LRU bucket and hit
  * update, key ranges and the radix start, fetch-list entries, counters,
  * 16-byte asynchronous copies, the error word, warp-aggregated counters,
- * warp sorts and binary searches over sorted chunks.
+ * warp sorts and binary searches over sorted chunks, the (key, slot)
+ * compare-exchange of the bitonic sorts, the token -> slot map's token
+ * bound and old-token clear.
  */
 #ifndef ESS_CUDA_MANAGE_UTIL_CUH
 #define ESS_CUDA_MANAGE_UTIL_CUH
