@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Device helpers of the management kernels (cuda/manage.cu, one block per
- * request; cuda/manage_cluster.cu, a cluster of blocks per request): the
+ * request; cuda/manage_cluster.cu, a cluster of blocks per request;
+ * cuda/manage_order.cu, LRU from a kept order): the
  * row hash and its checks, the row prefetch, a slot's LRU bucket and hit
  * update, key ranges and the radix start, fetch-list entries, counters,
  * 16-byte asynchronous copies, the error word, warp-aggregated counters,
