@@ -135,7 +135,7 @@ double sim_hbm_per_request(const struct sim_params *p, enum sim_side side)
 	if (side == SIM_BASELINE)
 		return t * l * (p->model.latent_entry + p->model.index_entry);
 	slots = p->ess.slots < t ? p->ess.slots : t;
-	return t * l * p->model.index_entry +
+	return t * l * (p->model.index_entry + p->ess.token_meta) +
 	       slots * l * (p->model.latent_entry + p->ess.slot_meta);
 }
 

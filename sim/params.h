@@ -89,6 +89,7 @@ struct sim_ess {
 	char policy[SIM_NAME_MAX];
 	double miss_rate;		/* misses / top-k entries per layer */
 	double slot_meta;		/* bytes of metadata per slot */
+	double token_meta;		/* bytes of metadata per token of a request */
 	double manage_time;		/* resolve kernel per layer, fixed */
 	double manage_per_miss;		/* resolve kernel time per unit miss rate */
 	double splits;			/* indexer chunks along the batch */

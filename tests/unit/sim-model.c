@@ -68,18 +68,18 @@ int main(void)
 	ok(sim_request_tokens(&p) == 1024, "request reserves context + output rounded to pages");
 	ok(sim_hbm_per_request(&p, SIM_BASELINE) == 1024.0 * 2 * (656 + 132),
 	   "baseline HBM per request = tokens x layers x (656 + 132)");
-	ok(sim_hbm_per_request(&p, SIM_ESS) == 1024.0 * 2 * 132 + 256.0 * 2 * (656 + 16),
-	   "ESS HBM per request = indexer cache + slots x (656 + metadata)");
+	ok(sim_hbm_per_request(&p, SIM_ESS) == 1024.0 * 2 * (132 + 2) + 256.0 * 2 * (656 + 18),
+	   "ESS HBM per request = tokens x (indexer cache + map entry) + slots x (656 + metadata)");
 	mb = sim_mem_batch(&p, SIM_BASELINE, &lim);
 	ok(mb == 49571 && lim == SIM_LIMIT_HBM, "baseline batch = floor(80e9 / 1613824) = 49571");
 	mb = sim_mem_batch(&p, SIM_ESS, &lim);
 	ok(mb == 93041 && lim == SIM_LIMIT_HOST,
-	   "ESS batch = min(HBM 130208, host 125e9 / 1343488 = 93041), host-limited");
+	   "ESS batch = min(HBM 129132, host 125e9 / 1343488 = 93041), host-limited");
 	p.hw.host_dram_bytes = 8e12;
 	mb = sim_mem_batch(&p, SIM_ESS, &lim);
-	ok(mb == 130208 && lim == SIM_LIMIT_HBM, "with more host DRAM ESS is HBM-limited at 130208");
+	ok(mb == 129132 && lim == SIM_LIMIT_HBM, "with more host DRAM ESS is HBM-limited at 129132");
 	p.ess.slots = 1e6;
-	ok(sim_hbm_per_request(&p, SIM_ESS) == 1024.0 * 2 * (132 + 656 + 16),
+	ok(sim_hbm_per_request(&p, SIM_ESS) == 1024.0 * 2 * (132 + 2 + 656 + 18),
 	   "slots beyond the request's tokens cost nothing");
 
 	/* monotonic in context */
