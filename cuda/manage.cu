@@ -38,15 +38,8 @@
  * SM clock after each phase. */
 #ifdef ESS_MANAGE_PROF
 __device__ unsigned long long ess_manage_prof[16];
-#define PROF(i)                                                         \
-	do {                                                            \
-		if (blockIdx.x == 0 && threadIdx.x == 0)                \
-			ess_manage_prof[i] = clock64();                 \
-	} while (0)
-extern "C" int ess_cuda_manage_prof(unsigned long long *out)
-{
-	return cudaMemcpyFromSymbol(out, ess_manage_prof, sizeof(ess_manage_prof)) != cudaSuccess;
-}
+#define PROF(i) PROF_AT(ess_manage_prof, i, 0)
+PROF_GETTER(ess_cuda_manage_prof, ess_manage_prof)
 #else
 #define PROF(i) do { } while (0)
 #endif

@@ -58,16 +58,9 @@ namespace cg = cooperative_groups;
  * SM clock after each phase. */
 #ifdef ESS_MANAGE_PROF
 __device__ unsigned long long ess_manage_prof_cl[16];
-#define PROF_T(i, t)                                                    \
-	do {                                                            \
-		if (blockIdx.x == 0 && threadIdx.x == (t))              \
-			ess_manage_prof_cl[i] = clock64();              \
-	} while (0)
+#define PROF_T(i, t) PROF_AT(ess_manage_prof_cl, i, t)
 #define PROF(i) PROF_T(i, 0)
-extern "C" int ess_cuda_manage_prof_cluster(unsigned long long *out)
-{
-	return cudaMemcpyFromSymbol(out, ess_manage_prof_cl, sizeof(ess_manage_prof_cl)) != cudaSuccess;
-}
+PROF_GETTER(ess_cuda_manage_prof_cluster, ess_manage_prof_cl)
 #else
 #define PROF_T(i, t) do { } while (0)
 #define PROF(i) do { } while (0)

@@ -55,16 +55,8 @@
 
 #ifdef ESS_MANAGE_PROF
 __device__ unsigned long long ess_manage_prof_ord[16];
-#define PROF(i)                                                         \
-	do {                                                            \
-		if (blockIdx.x == 0 && threadIdx.x == 0)                \
-			ess_manage_prof_ord[i] = clock64();             \
-	} while (0)
-extern "C" int ess_cuda_manage_prof_order(unsigned long long *out)
-{
-	return cudaMemcpyFromSymbol(out, ess_manage_prof_ord, sizeof(ess_manage_prof_ord)) !=
-	       cudaSuccess;
-}
+#define PROF(i) PROF_AT(ess_manage_prof_ord, i, 0)
+PROF_GETTER(ess_cuda_manage_prof_order, ess_manage_prof_ord)
 #else
 #define PROF(i) do { } while (0)
 #endif

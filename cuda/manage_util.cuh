@@ -27,6 +27,25 @@
 #define LF_DUP 4u	/* map path: a slot hit by two row positions */
 #define LRU_BUCKETS 256u
 
+/*
+ * ESS_MANAGE_PROF builds (ess-bench-fetch-prof only): block 0's thread t
+ * records the SM clock as point i of arr, a __device__ array of 16 each
+ * kernel file defines (no separate compilation: one per file), and
+ * PROF_GETTER defines the host function that copies it out (0 or 1).
+ */
+#ifdef ESS_MANAGE_PROF
+#define PROF_AT(arr, i, t)                                              \
+	do {                                                            \
+		if (blockIdx.x == 0 && threadIdx.x == (t))              \
+			arr[i] = clock64();                             \
+	} while (0)
+#define PROF_GETTER(name, arr)                                          \
+	extern "C" int name(unsigned long long *out)                    \
+	{                                                               \
+		return cudaMemcpyFromSymbol(out, arr, sizeof(arr)) != cudaSuccess; \
+	}
+#endif
+
 #define POS_UNUSED (-1)
 #define POS_PENDING (-2)
 
